@@ -1,0 +1,82 @@
+// Twin of Sources/GuidedCompute/CPU/CPUElementwise.swift.
+
+__kernel void fill(__global float* x, int xo, int n, float value) {
+    const int i = get_global_id(0);
+    if (i < n) x[xo + i] = value;
+}
+
+__kernel void copy_elements(__global const float* src, int so, __global float* dst, int dso, int n) {
+    const int i = get_global_id(0);
+    if (i < n) dst[dso + i] = src[so + i];
+}
+
+__kernel void scale(__global float* x, int xo, int n, float alpha) {
+    const int i = get_global_id(0);
+    if (i < n) x[xo + i] *= alpha;
+}
+
+__kernel void axpy(float alpha, __global const float* x, int xo, __global float* y, int yo, int n) {
+    const int i = get_global_id(0);
+    if (i < n) y[yo + i] += alpha * x[xo + i];
+}
+
+__kernel void add(__global const float* a, int ao, __global const float* b, int bo,
+                  __global float* out, int oo, int n) {
+    const int i = get_global_id(0);
+    if (i < n) out[oo + i] = a[ao + i] + b[bo + i];
+}
+
+// y[a, c, b, d] = x[a, b, c, d], one work-item per element of x.
+__kernel void permute0213(__global const float* x, int xo, __global float* y, int yo,
+                          int d0, int d1, int d2, int d3) {
+    const int i = get_global_id(0);
+    if (i >= d0 * d1 * d2 * d3) return;
+    const int d = i % d3, c = (i / d3) % d2, b = (i / (d3 * d2)) % d1, a = i / (d3 * d2 * d1);
+    y[yo + ((a * d2 + c) * d1 + b) * d3 + d] = x[xo + i];
+}
+
+__kernel void add_bias(__global float* y, int yo, __global const float* bias, int bo, int rows, int columns) {
+    const int i = get_global_id(0);
+    if (i < rows * columns) y[yo + i] += bias[bo + i % columns];
+}
+
+// One work-item per column: a deterministic sum over rows, no atomics.
+__kernel void bias_backward(__global const float* dy, int dyo, __global float* db, int dbo, int rows, int columns) {
+    const int j = get_global_id(0);
+    if (j >= columns) return;
+    float s = 0.0f;
+    for (int r = 0; r < rows; r++) s += dy[dyo + r * columns + j];
+    db[dbo + j] += s;
+}
+
+#define GELU_ERF 0
+#define GELU_TANH 1
+#define SQRT_2_OVER_PI 0.7978845608028654f
+
+__kernel void gelu_forward(__global const float* x, int xo, __global float* y, int yo, int n, int form) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const float v = x[xo + i];
+    if (form == GELU_ERF) {
+        y[yo + i] = 0.5f * v * (1.0f + erf(v * M_SQRT1_2_F));
+    } else {
+        y[yo + i] = 0.5f * v * (1.0f + tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)));
+    }
+}
+
+__kernel void gelu_backward(__global const float* x, int xo, __global const float* dy, int dyo,
+                            __global float* dx, int dxo, int n, int form) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const float v = x[xo + i];
+    float derivative;
+    if (form == GELU_ERF) {
+        const float cdf = 0.5f * (1.0f + erf(v * M_SQRT1_2_F));
+        const float pdf = exp(-0.5f * v * v) * 0.3989422804014327f;
+        derivative = cdf + v * pdf;
+    } else {
+        const float t = tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
+        derivative = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * v * v);
+    }
+    dx[dxo + i] = dy[dyo + i] * derivative;
+}

@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, each depending only on the ones below it (see ../shared/DESIGN.md, "Layout"):
+//   C shims (COpenCL, CCLBlast, CBLAS) → GuidedKernels (the .cl sources as resources)
+//   → GuidedCompute (Backend protocol, CPU and OpenCL backends) → guided (the CLI).
+let package = Package(
+    name: "guided",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "guided", targets: ["guided"]),
+        .library(name: "GuidedCompute", targets: ["GuidedCompute"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(
+            name: "GuidedKernels",
+            path: "Kernels",
+            resources: [.copy("cl")]
+        ),
+        .target(
+            name: "GuidedCompute",
+            dependencies: ["COpenCL", "CCLBlast", "CBLAS", "GuidedKernels"]
+        ),
+        .executableTarget(
+            name: "guided",
+            dependencies: [
+                "GuidedCompute",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "GuidedComputeTests",
+            dependencies: ["GuidedCompute"]
+        ),
+    ]
+)

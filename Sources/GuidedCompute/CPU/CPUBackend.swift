@@ -1,0 +1,132 @@
+import CBLAS
+import Foundation
+
+/// Host memory for the CPU backend: a zeroed, 64-byte aligned block of 4-byte elements.
+final class CPUStorage: DeviceStorage, @unchecked Sendable {
+    let capacity: Int
+    let raw: UnsafeMutableRawPointer
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, capacity) * 4, alignment: 64)
+        raw.initializeMemory(as: Float.self, repeating: 0, count: max(1, capacity))
+    }
+
+    deinit { raw.deallocate() }
+}
+
+/// The reference backend: plain Swift loops that are easy to check by eye, GEMM through BLAS.
+///
+/// It is the oracle the OpenCL backend is tested against and what `--backend cpu` runs. Each op
+/// family lives in its own file beside this one, named like its kernel file in `Kernels/cl/`.
+/// Row reductions accumulate in Double so that the oracle is more accurate than what it checks.
+public final class CPUBackend: Backend, @unchecked Sendable {
+    public let name: String
+
+    public init() {
+        name = "cpu (\(ProcessInfo.processInfo.activeProcessorCount) threads, OpenBLAS sgemm)"
+    }
+
+    // MARK: Memory
+
+    public func allocate(_ count: Int) throws -> Tensor {
+        precondition(count >= 0, "negative allocation \(count)")
+        return Tensor(storage: CPUStorage(capacity: count), offset: 0, count: count)
+    }
+
+    public func upload(_ values: [Float], to tensor: Tensor) throws {
+        try checkCount(values.count, tensor, "upload")
+        values.withUnsafeBufferPointer { src in
+            floats(tensor).update(from: src.baseAddress!, count: values.count)
+        }
+    }
+
+    public func upload(_ values: [Int32], to tensor: Tensor) throws {
+        try checkCount(values.count, tensor, "upload")
+        values.withUnsafeBytes { src in
+            bytes(tensor).copyMemory(from: src.baseAddress!, byteCount: src.count)
+        }
+    }
+
+    public func download(_ tensor: Tensor) throws -> [Float] {
+        Array(UnsafeBufferPointer(start: floats(tensor), count: tensor.count))
+    }
+
+    public func downloadInt32(_ tensor: Tensor) throws -> [Int32] {
+        ints(tensor)
+    }
+
+    public func synchronize() throws {}
+
+    // MARK: Linear algebra
+
+    public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                     alpha: Float, a: Tensor, lda: Int, b: Tensor, ldb: Int,
+                     beta: Float, c: Tensor, ldc: Int) throws {
+        try gemmStridedBatched(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                               alpha: alpha, a: a, lda: lda, strideA: 0, b: b, ldb: ldb, strideB: 0,
+                               beta: beta, c: c, ldc: ldc, strideC: 0, batch: 1)
+    }
+
+    public func gemmStridedBatched(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                                   alpha: Float, a: Tensor, lda: Int, strideA: Int,
+                                   b: Tensor, ldb: Int, strideB: Int,
+                                   beta: Float, c: Tensor, ldc: Int, strideC: Int, batch: Int) throws {
+        guard m > 0, n > 0, batch > 0 else { return }
+        let pa = floats(a), pb = floats(b), pc = floats(c)
+        for i in 0..<batch {
+            cblas_sgemm(CblasRowMajor,
+                        transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), alpha,
+                        pa + i * strideA, Int32(lda), pb + i * strideB, Int32(ldb),
+                        beta, pc + i * strideC, Int32(ldc))
+        }
+    }
+
+    // MARK: Access helpers for the op files
+
+    func floats(_ t: Tensor) -> UnsafeMutablePointer<Float> {
+        (t.storage as! CPUStorage).raw.assumingMemoryBound(to: Float.self) + t.offset
+    }
+
+    func bytes(_ t: Tensor) -> UnsafeMutableRawPointer {
+        (t.storage as! CPUStorage).raw + 4 * t.offset
+    }
+
+    /// A copy of an Int32 tensor (ids, labels, indices are small next to the activations).
+    func ints(_ t: Tensor) -> [Int32] {
+        let raw = bytes(t)
+        return (0..<t.count).map { raw.load(fromByteOffset: 4 * $0, as: Int32.self) }
+    }
+
+    private func checkCount(_ n: Int, _ t: Tensor, _ op: String) throws {
+        guard n == t.count else {
+            throw ComputeError.shapeMismatch("\(op): \(n) values for a tensor of \(t.count)")
+        }
+    }
+}
+
+/// Runs `body` over `0..<count` split into one contiguous chunk per core when the work is large
+/// enough to be worth the threads (`work` ≈ scalar operations in total).
+@inline(__always)
+func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    guard cores > 1, count > 1, work >= 1 << 16 else {
+        body(0..<count)
+        return
+    }
+    let chunks = min(cores, count)
+    // The chunks write disjoint rows through raw pointers, which Swift cannot prove Sendable.
+    withoutActuallyEscaping(body) { body in
+        let shared = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = c * count / chunks, hi = (c + 1) * count / chunks
+            if lo < hi { shared.value(lo..<hi) }
+        }
+    }
+}
+
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+// Twin of Kernels/cl/elementwise.cl.
+extension CPUBackend {
+    public func fill(_ tensor: Tensor, with value: Float) throws {
+        floats(tensor).update(repeating: value, count: tensor.count)
+    }
+
+    public func copy(_ src: Tensor, to dst: Tensor) throws {
+        precondition(dst.count >= src.count, "copy: destination \(dst.count) < source \(src.count)")
+        floats(dst).update(from: floats(src), count: src.count)
+    }
+
+    public func scale(_ x: Tensor, by alpha: Float) throws {
+        let p = floats(x)
+        for i in 0..<x.count { p[i] *= alpha }
+    }
+
+    public func axpy(_ alpha: Float, _ x: Tensor, _ y: Tensor) throws {
+        precondition(x.count == y.count, "axpy: \(x.count) vs \(y.count)")
+        let px = floats(x), py = floats(y)
+        for i in 0..<x.count { py[i] += alpha * px[i] }
+    }
+
+    public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
+        precondition(a.count == b.count && a.count == out.count, "add: \(a.count), \(b.count), \(out.count)")
+        let pa = floats(a), pb = floats(b), po = floats(out)
+        for i in 0..<a.count { po[i] = pa[i] + pb[i] }
+    }
+
+    public func permute0213(_ x: Tensor, into y: Tensor, _ d0: Int, _ d1: Int, _ d2: Int, _ d3: Int) throws {
+        precondition(x.count == d0 * d1 * d2 * d3 && y.count == x.count, "permute0213: shape mismatch")
+        let px = floats(x), py = floats(y)
+        for a in 0..<d0 {
+            for b in 0..<d1 {
+                for c in 0..<d2 {
+                    let src = px + ((a * d1 + b) * d2 + c) * d3
+                    let dst = py + ((a * d2 + c) * d1 + b) * d3
+                    dst.update(from: src, count: d3)
+                }
+            }
+        }
+    }
+
+    public func addBias(_ y: Tensor, _ bias: Tensor, rows: Int, columns: Int) throws {
+        precondition(y.count == rows * columns && bias.count == columns, "addBias: shape mismatch")
+        let py = floats(y), pb = floats(bias)
+        for r in 0..<rows {
+            for j in 0..<columns { py[r * columns + j] += pb[j] }
+        }
+    }
+
+    public func biasBackward(_ dy: Tensor, dBias: Tensor, rows: Int, columns: Int) throws {
+        precondition(dy.count == rows * columns && dBias.count == columns, "biasBackward: shape mismatch")
+        let pdy = floats(dy), pdb = floats(dBias)
+        for j in 0..<columns {
+            var s = 0.0
+            for r in 0..<rows { s += Double(pdy[r * columns + j]) }
+            pdb[j] += Float(s)
+        }
+    }
+
+    public func geluForward(_ x: Tensor, into y: Tensor, form: GeluForm) throws {
+        precondition(x.count == y.count, "gelu: \(x.count) vs \(y.count)")
+        let px = floats(x), py = floats(y)
+        for i in 0..<x.count { py[i] = Gelu.value(px[i], form) }
+    }
+
+    public func geluBackward(_ x: Tensor, _ dy: Tensor, into dx: Tensor, form: GeluForm) throws {
+        precondition(x.count == dy.count && x.count == dx.count, "geluBackward: shape mismatch")
+        let px = floats(x), pdy = floats(dy), pdx = floats(dx)
+        for i in 0..<x.count { pdx[i] = pdy[i] * Gelu.derivative(px[i], form) }
+    }
+}
+
+/// GELU and its derivative in both forms, in Double for the reference.
+enum Gelu {
+    static let sqrt2OverPi = (2.0 / Double.pi).squareRoot()
+
+    static func value(_ x: Float, _ form: GeluForm) -> Float {
+        let x = Double(x)
+        switch form {
+        case .erf:
+            return Float(0.5 * x * (1 + Foundation.erf(x / 2.0.squareRoot())))
+        case .tanh:
+            return Float(0.5 * x * (1 + Foundation.tanh(sqrt2OverPi * (x + 0.044715 * x * x * x))))
+        }
+    }
+
+    static func derivative(_ x: Float, _ form: GeluForm) -> Float {
+        let x = Double(x)
+        switch form {
+        case .erf:
+            let cdf = 0.5 * (1 + Foundation.erf(x / 2.0.squareRoot()))
+            let pdf = Foundation.exp(-0.5 * x * x) / (2 * Double.pi).squareRoot()
+            return Float(cdf + x * pdf)
+        case .tanh:
+            let t = Foundation.tanh(sqrt2OverPi * (x + 0.044715 * x * x * x))
+            return Float(0.5 * (1 + t) + 0.5 * x * (1 - t * t) * sqrt2OverPi * (1 + 3 * 0.044715 * x * x))
+        }
+    }
+}

@@ -1,0 +1,43 @@
+// Twin of Kernels/cl/fisher.cl: the primitives of per-sample gradient squaring.
+extension CPUBackend {
+    public func accumulateSquaredSum(_ perSample: Tensor, into fisher: Tensor, batch: Int, width: Int) throws {
+        precondition(perSample.count >= batch * width && fisher.count == width, "accumulateSquaredSum: shape mismatch")
+        let pg = floats(perSample), pf = floats(fisher)
+        parallelChunks(width, work: batch * width) { range in
+            for j in range {
+                var s = 0.0
+                for n in 0..<batch { let g = Double(pg[n * width + j]); s += g * g }
+                pf[j] += Float(s)
+            }
+        }
+    }
+
+    public func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws {
+        precondition(x.count == batch * tokens * width && out.count == batch * width, "sumOverTokens: shape mismatch")
+        let px = floats(x), po = floats(out)
+        for n in 0..<batch {
+            for j in 0..<width {
+                var s = 0.0
+                for t in 0..<tokens { s += Double(px[(n * tokens + t) * width + j]) }
+                po[n * width + j] = Float(s)
+            }
+        }
+    }
+
+    public func layerNormGammaPerSample(_ dy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, into out: Tensor,
+                                        batch: Int, tokens: Int, width: Int) throws {
+        precondition(dy.count == batch * tokens * width && x.count == dy.count && mean.count == batch * tokens
+                     && rstd.count == mean.count && out.count == batch * width, "layerNormGammaPerSample: shape mismatch")
+        let pdy = floats(dy), px = floats(x), pm = floats(mean), pr = floats(rstd), po = floats(out)
+        for n in 0..<batch {
+            for j in 0..<width {
+                var s = 0.0
+                for t in 0..<tokens {
+                    let r = n * tokens + t, i = r * width + j
+                    s += Double(pdy[i]) * (Double(px[i]) - Double(pm[r])) * Double(pr[r])
+                }
+                po[n * width + j] = Float(s)
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import GuidedCompute
+import Logging
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time every kernel family on the OpenCL and CPU backends.",
+        discussion: """
+            Shapes: 8 sequences × 128 tokens, 12 heads, at MiniLM (hidden 384, FFN 1536) and BERT-base \
+            (hidden 768, FFN 3072) sizes. OpenCL times are device time from profiling events, the \
+            median of --repeats runs after a warm-up; CPU times are wall time. Each row's GB/s and \
+            GFLOP/s are also given as a share of the two baselines measured in the same run: a \
+            device-to-device copy (bandwidth) and a large GEMM (arithmetic). Build with -c release \
+            for meaningful CPU figures. The first OpenCL run compiles CLBlast's kernels (slow on PoCL).
+            """)
+
+    @Option(help: "OpenCL device: an index from `guided devices`, or a substring of its name.")
+    var device: String?
+
+    @Option(help: "Sizes to run: minilm, bert-base, or all.")
+    var shapes: ShapeSelection = .all
+
+    @Option(help: "Timed runs per op (the median is reported).")
+    var repeats = 5
+
+    @Option(help: "Only ops whose family or name contains this text (e.g. fisher, attention).")
+    var filter: String?
+
+    @Flag(help: "Skip the CPU backend.")
+    var openclOnly = false
+
+    @Flag(help: "Machine-readable output on stdout.")
+    var json = false
+
+    enum ShapeSelection: String, ExpressibleByArgument, CaseIterable {
+        case minilm, bertBase = "bert-base", all
+        var shapes: [BenchShape] {
+            switch self {
+            case .minilm: return [.miniLM]
+            case .bertBase: return [.bertBase]
+            case .all: return [.miniLM, .bertBase]
+            }
+        }
+    }
+
+    func run() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        let log = Logger(label: "guided.bench")
+        let opencl = try OpenCLBackend(device: device)
+        log.info("OpenCL device: \(opencl.device.description)")
+        let cpu: Backend? = openclOnly ? nil : CPUBackend()
+        var results: [KernelBenchResult] = []
+        var report = ""
+        for shape in shapes.shapes {
+            let cases = KernelBenchmarks.cases(shape).filter { c in
+                guard let filter = filter?.lowercased() else { return true }
+                return c.family == "baseline" || c.family.contains(filter) || c.op.lowercased().contains(filter)
+            }
+            let table = TextTable(columns: ["family", "op", "shape", "opencl ms", "GB/s", "% copy", "GFLOP/s",
+                                            "% gemm", "cpu ms", "cpu/opencl"])
+            var copyBandwidth = 0.0, gemmRate = 0.0
+            for (i, c) in cases.enumerated() {
+                log.info("[\(shape.name) \(i + 1)/\(cases.count)] \(c.family): \(c.op)")
+                let onDevice = try KernelBenchmarks.measure(c, on: opencl, repeats: repeats)
+                let onCPU = try cpu.map { try KernelBenchmarks.measure(c, on: $0, repeats: repeats) }
+                results.append(onDevice)
+                if let onCPU { results.append(onCPU) }
+                if c.family == "baseline" && c.op == "copy" { copyBandwidth = onDevice.gigabytesPerSecond }
+                if c.family == "baseline" && c.op == "gemm" { gemmRate = onDevice.gigaflopsPerSecond }
+                let percent = { (x: Double, of: Double) in of > 0 && x > 0 ? String(format: "%.0f%%", 100 * x / of) : "" }
+                table.add([c.family, c.op, c.shape, String(format: "%.3f", onDevice.seconds * 1e3),
+                           String(format: "%.1f", onDevice.gigabytesPerSecond),
+                           percent(onDevice.gigabytesPerSecond, copyBandwidth),
+                           onDevice.gigaflopsPerSecond > 0 ? String(format: "%.1f", onDevice.gigaflopsPerSecond) : "",
+                           percent(onDevice.gigaflopsPerSecond, gemmRate),
+                           onCPU.map { String(format: "%.3f", $0.seconds * 1e3) } ?? "",
+                           onCPU.map { String(format: "%.2f", $0.seconds / onDevice.seconds) } ?? ""])
+            }
+            report += "\(shape) on \(opencl.device.name)\n\(table.render())\n\n"
+        }
+        if json {
+            struct Output: Encodable { let device: String; let results: [KernelBenchResult] }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(Output(device: opencl.device.name, results: results)), as: UTF8.self))
+            FileHandle.standardError.write(Data(report.utf8))
+        } else {
+            print(report, terminator: "")
+        }
+    }
+}

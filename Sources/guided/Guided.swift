@@ -1,0 +1,30 @@
+import ArgumentParser
+import Logging
+
+@main
+struct Guided: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guided",
+        abstract: "Information-guided regularization of pretrained language models.",
+        discussion: """
+            Estimates the empirical Fisher information of a pretrained transformer, turns its per-layer \
+            ranking into a dropout schedule, and fine-tunes with it (Sharma et al., "Information Guided \
+            Regularization for Fine-tuning Language Models").
+
+            Everything numeric runs on a compute backend: OpenCL (any GPU, or PoCL on a CPU) or the \
+            CPU reference backend. Start with `guided devices` to see what this machine has, and \
+            `guided bench` to time every kernel on both backends.
+            """,
+        subcommands: [Devices.self, Bench.self]
+    )
+
+    static func main() {
+        LoggingSystem.bootstrap { label in TerminalLogHandler(label: label) }
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
