@@ -38,7 +38,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GuidedComputeTests",
-            dependencies: ["GuidedCompute"]
+            dependencies: ["GuidedCompute", "GuidedKernels"]
         ),
     ]
 )

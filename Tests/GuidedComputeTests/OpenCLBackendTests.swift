@@ -1,4 +1,5 @@
 import Foundation
+import GuidedKernels
 import Testing
 @testable import GuidedCompute
 
