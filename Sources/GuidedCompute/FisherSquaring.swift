@@ -52,6 +52,9 @@ extension Backend {
     /// `slots` maps tokens to per-sample distinct rows (see `EmbeddingSlots`); `scratch`: slots × width.
     public func accumulateEmbeddingFisher(dOut: Tensor, slots: EmbeddingSlots.OnDevice, width: Int,
                                           fisher: Tensor, scratch: Tensor) throws {
+        // No slot (every token padding or the pad row): nothing to add. The uploaded index tensors
+        // hold at least one element, so going on would pass a 1-element index for 0 rows.
+        guard slots.slotCount > 0 else { return }
         let sums = scratch.slice(0, slots.slotCount * width)
         try fill(sums, with: 0)
         try scatterAddRows(dOut, index: slots.slotOfToken, into: sums, rows: slots.tokenCount,

@@ -21,7 +21,14 @@ public struct OpenCLDeviceInfo: Sendable, CustomStringConvertible {
 public enum OpenCLDevices {
     /// Every device of every platform, in platform order. No ICD or no platform gives an empty list
     /// (`guided devices` then says how to get one) rather than an error.
-    public static func all() -> [OpenCLDeviceInfo] {
+    ///
+    /// Discovered once per process: the ICD loader and some drivers (PoCL among them) are not safe
+    /// to initialise from several threads at once, and the devices do not change during a run.
+    public static func all() -> [OpenCLDeviceInfo] { discovered }
+
+    private static let discovered: [OpenCLDeviceInfo] = discover()
+
+    private static func discover() -> [OpenCLDeviceInfo] {
         var platformCount: cl_uint = 0
         guard clGetPlatformIDs(0, nil, &platformCount) == CL_SUCCESS, platformCount > 0 else { return [] }
         var platforms = [cl_platform_id?](repeating: nil, count: Int(platformCount))
