@@ -19,8 +19,6 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let pool: BufferPool
     /// Work-group size used by the one-group-per-row kernels (LayerNorm, softmax, reductions).
     let rowGroupSize: Int
-    /// While `profile` runs, the events of every command enqueued.
-    private var recordedEvents: [CLEvent]?
 
     /// - Parameters:
     ///   - selector: device index or name substring (`--device`); nil takes the first GPU, else the first device.
@@ -118,11 +116,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                      beta: Float, c: Tensor, ldc: Int) throws {
         guard m > 0, n > 0 else { return }
         var q: cl_command_queue? = queue.handle
-        let status = withEventSlot { event in
-            CLBlastSgemm(CLBlastLayoutRowMajor, transpose(transposeA), transpose(transposeB),
-                         m, n, k, alpha, mem(a), a.offset, lda, mem(b), b.offset, ldb,
-                         beta, mem(c), c.offset, ldc, &q, event)
-        }
+        let status = CLBlastSgemm(CLBlastLayoutRowMajor, transpose(transposeA), transpose(transposeB),
+                                  m, n, k, alpha, mem(a), a.offset, lda, mem(b), b.offset, ldb,
+                                  beta, mem(c), c.offset, ldc, &q, nil)
         try checkBlast(status, "CLBlastSgemm(\(m)×\(n)×\(k))")
     }
 
@@ -132,12 +128,10 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                                    beta: Float, c: Tensor, ldc: Int, strideC: Int, batch: Int) throws {
         guard m > 0, n > 0, batch > 0 else { return }
         var q: cl_command_queue? = queue.handle
-        let status = withEventSlot { event in
-            CLBlastSgemmStridedBatched(
-                CLBlastLayoutRowMajor, transpose(transposeA), transpose(transposeB), m, n, k, alpha,
-                mem(a), a.offset, lda, strideA, mem(b), b.offset, ldb, strideB,
-                beta, mem(c), c.offset, ldc, strideC, batch, &q, event)
-        }
+        let status = CLBlastSgemmStridedBatched(
+            CLBlastLayoutRowMajor, transpose(transposeA), transpose(transposeB), m, n, k, alpha,
+            mem(a), a.offset, lda, strideA, mem(b), b.offset, ldb, strideB,
+            beta, mem(c), c.offset, ldc, strideC, batch, &q, nil)
         try checkBlast(status, "CLBlastSgemmStridedBatched(\(batch)×\(m)×\(n)×\(k))")
     }
 
@@ -160,8 +154,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         case local(bytes: Int)
     }
 
-    /// Sets the arguments of `kernel` and enqueues it over `global` work-items (rounded up to a
-    /// multiple of `local` when given; kernels bound-check their own indices).
+    /// Sets the arguments of `kernel` and enqueues it over `global` work-items, rounded up to a
+    /// multiple of the work-group size (`local`, or `rowGroupSize` along the first dimension);
+    /// kernels bound-check their own indices.
     func launch(_ kernel: String, global: [Int], local: [Int]? = nil, _ arguments: [Argument]) throws {
         guard global.allSatisfy({ $0 > 0 }) else { return }
         let handle = try kernelHandle(kernel).handle
@@ -186,20 +181,14 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                 index += 1
             }
         }
+        // Without an explicit size some drivers (PoCL) pick tiny work-groups for 1-D ranges.
+        let localSize = local ?? [rowGroupSize] + Array(repeating: 1, count: global.count - 1)
         var globalSize = global
-        if let local {
-            for d in global.indices { globalSize[d] = (global[d] + local[d] - 1) / local[d] * local[d] }
-        }
-        let status = withEventSlot { event in
-            globalSize.withUnsafeBufferPointer { g in
-                guard let local else {
-                    return clEnqueueNDRangeKernel(queue.handle, handle, cl_uint(g.count), nil, g.baseAddress, nil,
-                                                  0, nil, event)
-                }
-                return local.withUnsafeBufferPointer { l in
-                    clEnqueueNDRangeKernel(queue.handle, handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress,
-                                           0, nil, event)
-                }
+        for d in global.indices { globalSize[d] = (global[d] + localSize[d] - 1) / localSize[d] * localSize[d] }
+        let status = globalSize.withUnsafeBufferPointer { g in
+            localSize.withUnsafeBufferPointer { l in
+                clEnqueueNDRangeKernel(queue.handle, handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress,
+                                       0, nil, nil)
             }
         }
         try check(status, "clEnqueueNDRangeKernel(\(kernel))")
@@ -225,23 +214,23 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     // MARK: Profiling
 
-    /// Runs `body`, waits for it, and returns the device time (ns) of every command it enqueued,
-    /// summed, from the OpenCL profiling counters.
+    /// Runs `body`, waits for it, and returns its device time in nanoseconds: from the end of a
+    /// marker enqueued before it to the end of one enqueued after it (the queue is in order), so
+    /// commands that libraries enqueue internally (CLBlast's padding and transpose kernels, whose
+    /// events it does not hand back) are counted too.
     public func deviceTime(_ body: () throws -> Void) throws -> UInt64 {
-        recordedEvents = []
-        defer { recordedEvents = nil }
+        let start = try marker()
         try body()
+        let end = try marker()
         try synchronize()
-        return try (recordedEvents ?? []).reduce(0) { $0 + (try $1.elapsedNanoseconds()) }
+        return try end.timestamp(CL_PROFILING_COMMAND_END) &- start.timestamp(CL_PROFILING_COMMAND_END)
     }
 
-    /// Passes `body` a slot for the command's event only while `deviceTime` is recording, and keeps it.
-    private func withEventSlot<R>(_ body: (UnsafeMutablePointer<cl_event?>?) throws -> R) rethrows -> R {
-        guard recordedEvents != nil else { return try body(nil) }
+    private func marker() throws -> CLEvent {
         var event: cl_event?
-        let result = try body(&event)
-        if let event { recordedEvents?.append(CLEvent(event)) }
-        return result
+        try check(clEnqueueMarkerWithWaitList(queue.handle, 0, nil, &event), "clEnqueueMarkerWithWaitList")
+        guard let event else { throw ComputeError.openCL(call: "clEnqueueMarkerWithWaitList", status: CL_INVALID_EVENT) }
+        return CLEvent(event)
     }
 }
 

@@ -32,14 +32,12 @@ final class CLEvent: @unchecked Sendable {
     init(_ handle: cl_event) { self.handle = handle }
     deinit { clReleaseEvent(handle) }
 
-    /// Device time between the command's start and end, from the profiling counters.
-    func elapsedNanoseconds() throws -> UInt64 {
-        var start: cl_ulong = 0, end: cl_ulong = 0
-        try check(clGetEventProfilingInfo(handle, cl_profiling_info(CL_PROFILING_COMMAND_START),
-                                          MemoryLayout<cl_ulong>.size, &start, nil), "clGetEventProfilingInfo")
-        try check(clGetEventProfilingInfo(handle, cl_profiling_info(CL_PROFILING_COMMAND_END),
-                                          MemoryLayout<cl_ulong>.size, &end, nil), "clGetEventProfilingInfo")
-        return end >= start ? end - start : 0
+    /// A profiling timestamp (`CL_PROFILING_COMMAND_START`, `_END`, ...) in nanoseconds.
+    func timestamp(_ which: Int32) throws -> UInt64 {
+        var value: cl_ulong = 0
+        try check(clGetEventProfilingInfo(handle, cl_profiling_info(which), MemoryLayout<cl_ulong>.size, &value, nil),
+                  "clGetEventProfilingInfo")
+        return value
     }
 }
 
