@@ -49,6 +49,17 @@ __kernel void bias_backward(__global const float* dy, int dyo, __global float* d
     db[dbo + j] += s;
 }
 
+__kernel void tanh_forward(__global const float* x, int xo, __global float* y, int yo, int n) {
+    const int i = get_global_id(0);
+    if (i < n) y[yo + i] = tanh(x[xo + i]);
+}
+
+__kernel void tanh_backward(__global const float* y, int yo, __global const float* dy, int dyo,
+                            __global float* dx, int dxo, int n) {
+    const int i = get_global_id(0);
+    if (i < n) { const float t = y[yo + i]; dx[dxo + i] = dy[dyo + i] * (1.0f - t * t); }
+}
+
 #define GELU_ERF 0
 #define GELU_TANH 1
 #define SQRT_2_OVER_PI 0.7978845608028654f

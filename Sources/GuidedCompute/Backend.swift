@@ -68,6 +68,10 @@ public protocol Backend: AnyObject {
     func geluForward(_ x: Tensor, into y: Tensor, form: GeluForm) throws
     /// `dx = dy · gelu'(x)`.
     func geluBackward(_ x: Tensor, _ dy: Tensor, into dx: Tensor, form: GeluForm) throws
+    /// `y = tanh(x)` (BERT's pooler).
+    func tanhForward(_ x: Tensor, into y: Tensor) throws
+    /// `dx = dy · (1 − y²)` from the forward's output `y`.
+    func tanhBackward(_ y: Tensor, _ dy: Tensor, into dx: Tensor) throws
     /// Per row: `y = (x − mean) · rstd · gamma + beta`; saves `mean` and `rstd = 1/sqrt(var + eps)`
     /// (biased variance, as PyTorch) for the backward.
     func layerNormForward(_ x: Tensor, gamma: Tensor, beta: Tensor, into y: Tensor,

@@ -60,6 +60,18 @@ extension CPUBackend {
         }
     }
 
+    public func tanhForward(_ x: Tensor, into y: Tensor) throws {
+        precondition(x.count == y.count, "tanh: \(x.count) vs \(y.count)")
+        let px = floats(x), py = floats(y)
+        for i in 0..<x.count { py[i] = Float(Foundation.tanh(Double(px[i]))) }
+    }
+
+    public func tanhBackward(_ y: Tensor, _ dy: Tensor, into dx: Tensor) throws {
+        precondition(y.count == dy.count && y.count == dx.count, "tanhBackward: shape mismatch")
+        let py = floats(y), pdy = floats(dy), pdx = floats(dx)
+        for i in 0..<y.count { pdx[i] = pdy[i] * (1 - py[i] * py[i]) }
+    }
+
     public func geluForward(_ x: Tensor, into y: Tensor, form: GeluForm) throws {
         precondition(x.count == y.count, "gelu: \(x.count) vs \(y.count)")
         let px = floats(x), py = floats(y)

@@ -39,6 +39,16 @@ extension OpenCLBackend {
         try launch("bias_backward", global: [columns], [.tensor(dy), .tensor(dBias), .int(rows), .int(columns)])
     }
 
+    public func tanhForward(_ x: Tensor, into y: Tensor) throws {
+        precondition(x.count == y.count, "tanh: \(x.count) vs \(y.count)")
+        try launch("tanh_forward", global: [x.count], [.tensor(x), .tensor(y), .int(x.count)])
+    }
+
+    public func tanhBackward(_ y: Tensor, _ dy: Tensor, into dx: Tensor) throws {
+        precondition(y.count == dy.count && y.count == dx.count, "tanhBackward: shape mismatch")
+        try launch("tanh_backward", global: [y.count], [.tensor(y), .tensor(dy), .tensor(dx), .int(y.count)])
+    }
+
     public func geluForward(_ x: Tensor, into y: Tensor, form: GeluForm) throws {
         precondition(x.count == y.count, "gelu: \(x.count) vs \(y.count)")
         try launch("gelu_forward", global: [x.count], [.tensor(x), .tensor(y), .int(x.count), .int(form.kernelCode)])

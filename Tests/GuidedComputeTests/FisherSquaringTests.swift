@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+@testable import GuidedCompute
+
+// The Fisher composites against the per-sample definition (DESIGN.md, "Per-sample gradient
+// squaring"): for each sample alone, compute its gradient with the ordinary backward ops on a batch
+// of one, square it, add. The batched composites must give the same sums.
+//
+// Tolerance: both sides square the same Float gradients (computed by the same CPU ops, in another
+// grouping) and add in Double, so they agree to a few Float roundings: relative 1e-5 of the largest
+// Fisher value. Exact zeros (the pad row, unused rows) are checked exactly.
+
+@Suite struct FisherSquaringTests {
+    let cpu = CPUBackend()
+    static let tolerance = 1e-5
+
+    /// Adds `g ∘ g` into `fisher` in Double.
+    private func addSquares(_ g: [Float], to fisher: inout [Double]) {
+        for i in g.indices { fisher[i] += Double(g[i]) * Double(g[i]) }
+    }
+
+    // MARK: Linear
+
+    /// Per sample: G_n = dY_nᵀ X_n through `gemm` on that sample's rows, b_n through `biasBackward`.
+    private func perSampleLinearFisher(dY: [Float], x: [Float], batch: Int, tokens: Int, inF: Int, outF: Int)
+        throws -> (weight: [Double], bias: [Double]) {
+        var weight = [Double](repeating: 0, count: outF * inF), bias = [Double](repeating: 0, count: outF)
+        for n in 0..<batch {
+            let dYn = try cpu.tensor(Array(dY[(n * tokens * outF)..<((n + 1) * tokens * outF)]))
+            let xn = try cpu.tensor(Array(x[(n * tokens * inF)..<((n + 1) * tokens * inF)]))
+            let g = try cpu.allocate(outF * inF), gb = try cpu.allocate(outF)
+            try cpu.gemm(transposeA: true, transposeB: false, m: outF, n: inF, k: tokens, alpha: 1, a: dYn, lda: outF,
+                         b: xn, ldb: inF, beta: 0, c: g, ldc: inF)
+            try cpu.biasBackward(dYn, dBias: gb, rows: tokens, columns: outF)
+            addSquares(try cpu.download(g), to: &weight)
+            addSquares(try cpu.download(gb), to: &bias)
+        }
+        return (weight, bias)
+    }
+
+    /// Scratch sizes: exactly 1 sample's gradient, 2 samples' (+ a few, not 3), and the whole batch.
+    @Test(arguments: [1, 2, 3])
+    func linearFisherEqualsPerSampleSquares(samplesInScratch: Int) throws {
+        let batch = 3, tokens = 5, inF = 7, outF = 4 // inF ≥ batch: the bias sums fit a 1-sample scratch
+        var rng = SplitMix64(seed: 41)
+        let dY = rng.uniform(batch * tokens * outF), x = rng.uniform(batch * tokens * inF)
+        let start = rng.uniform(outF * inF, in: 0...1), startBias = rng.uniform(outF, in: 0...1)
+        let fisherW = try cpu.tensor(start), fisherB = try cpu.tensor(startBias)
+        let scratch = try cpu.allocate(samplesInScratch * outF * inF + (samplesInScratch == 2 ? 5 : 0))
+        try cpu.accumulateLinearFisher(dY: cpu.tensor(dY), x: cpu.tensor(x), batch: batch, tokens: tokens,
+                                       inFeatures: inF, outFeatures: outF, fisherWeight: fisherW, fisherBias: fisherB,
+                                       scratch: scratch)
+        let reference = try perSampleLinearFisher(dY: dY, x: x, batch: batch, tokens: tokens, inF: inF, outF: outF)
+        // The composite accumulates onto what the Fisher held.
+        let expectedW = zip(start, reference.weight).map { Float(Double($0) + $1) }
+        let expectedB = zip(startBias, reference.bias).map { Float(Double($0) + $1) }
+        #expect(relativeError(try cpu.download(fisherW), expectedW) <= Self.tolerance)
+        #expect(relativeError(try cpu.download(fisherB), expectedB) <= Self.tolerance)
+    }
+
+    /// A batched run gives the Fisher of B runs with batch size 1; without a bias only the weight moves.
+    @Test func linearFisherBatchedEqualsBatchOfOneRuns() throws {
+        let batch = 4, tokens = 6, inF = 5, outF = 3
+        var rng = SplitMix64(seed: 42)
+        let dY = rng.uniform(batch * tokens * outF), x = rng.uniform(batch * tokens * inF)
+        let batched = try cpu.allocate(outF * inF), oneByOne = try cpu.allocate(outF * inF)
+        try cpu.accumulateLinearFisher(dY: cpu.tensor(dY), x: cpu.tensor(x), batch: batch, tokens: tokens,
+                                       inFeatures: inF, outFeatures: outF, fisherWeight: batched, fisherBias: nil,
+                                       scratch: cpu.allocate(batch * outF * inF))
+        for n in 0..<batch {
+            try cpu.accumulateLinearFisher(
+                dY: cpu.tensor(Array(dY[(n * tokens * outF)..<((n + 1) * tokens * outF)])),
+                x: cpu.tensor(Array(x[(n * tokens * inF)..<((n + 1) * tokens * inF)])), batch: 1, tokens: tokens,
+                inFeatures: inF, outFeatures: outF, fisherWeight: oneByOne, fisherBias: nil, scratch: cpu.allocate(outF * inF))
+        }
+        #expect(relativeError(try cpu.download(batched), try cpu.download(oneByOne)) <= Self.tolerance)
+        // And it is not the square of the batch gradient (the mistake this kernel exists to avoid).
+        let batchGradient = try cpu.allocate(outF * inF)
+        try cpu.gemm(transposeA: true, transposeB: false, m: outF, n: inF, k: batch * tokens, alpha: 1,
+                     a: cpu.tensor(dY), lda: outF, b: cpu.tensor(x), ldb: inF, beta: 0, c: batchGradient, ldc: inF)
+        #expect(relativeError(try cpu.download(batched), try cpu.download(batchGradient).map { $0 * $0 }) > 0.1)
+    }
+
+    // MARK: LayerNorm
+
+    @Test func layerNormFisherEqualsPerSampleSquares() throws {
+        let batch = 3, tokens = 4, width = 7, rows = batch * tokens
+        var rng = SplitMix64(seed: 43)
+        let x = rng.normal(rows * width).map { $0 + 1 }, gamma = rng.uniform(width, in: 0.5...1.5)
+        let dY = rng.uniform(rows * width)
+        let mean = try cpu.allocate(rows), rstd = try cpu.allocate(rows)
+        try cpu.layerNormForward(cpu.tensor(x), gamma: cpu.tensor(gamma), beta: cpu.tensor(rng.uniform(width)),
+                                 into: cpu.allocate(rows * width), mean: mean, rstd: rstd, rows: rows, columns: width, eps: 1e-5)
+        let fisherGamma = try cpu.allocate(width), fisherBeta = try cpu.allocate(width)
+        try cpu.accumulateLayerNormFisher(dY: cpu.tensor(dY), x: cpu.tensor(x), mean: mean, rstd: rstd, batch: batch,
+                                          tokens: tokens, width: width, fisherGamma: fisherGamma, fisherBeta: fisherBeta,
+                                          scratch: cpu.allocate(batch * width))
+        // Reference: layerNormBackward on each sample's rows alone, its dGamma and dBeta squared.
+        let means = try cpu.download(mean), rstds = try cpu.download(rstd)
+        var refGamma = [Double](repeating: 0, count: width), refBeta = refGamma
+        for n in 0..<batch {
+            let r = (n * tokens * width)..<((n + 1) * tokens * width), t = (n * tokens)..<((n + 1) * tokens)
+            let dGamma = try cpu.allocate(width), dBeta = try cpu.allocate(width)
+            try cpu.layerNormBackward(cpu.tensor(Array(dY[r])), x: cpu.tensor(Array(x[r])), gamma: cpu.tensor(gamma),
+                                      mean: cpu.tensor(Array(means[t])), rstd: cpu.tensor(Array(rstds[t])),
+                                      dx: cpu.allocate(tokens * width), dGamma: dGamma, dBeta: dBeta,
+                                      rows: tokens, columns: width)
+            addSquares(try cpu.download(dGamma), to: &refGamma)
+            addSquares(try cpu.download(dBeta), to: &refBeta)
+        }
+        #expect(relativeError(try cpu.download(fisherGamma), refGamma.map(Float.init)) <= Self.tolerance)
+        #expect(relativeError(try cpu.download(fisherBeta), refBeta.map(Float.init)) <= Self.tolerance)
+    }
+
+    // MARK: Embeddings
+
+    // Sample 0 repeats id 5 three times and has the pad id 0 in the middle; sample 1 ends in padding
+    // positions; sample 2 has the pad id inside and an id (6) that occurs only at a padding position.
+    static let ids: [Int32] = [5, 3, 5, 0, 5, 2, 0,
+                               3, 3, 7, 1, 0, 0, 0,
+                               10, 4, 0, 4, 9, 9, 6]
+    static let valid: [Bool] = [true, true, true, true, true, true, true,
+                                true, true, true, true, false, false, false,
+                                true, true, true, true, true, true, false]
+
+    @Test func embeddingSlotsNumberDistinctRowsPerSample() {
+        let slots = EmbeddingSlots(ids: Self.ids, valid: Self.valid, batch: 3, tokens: 7, excludedRow: 0)
+        #expect(slots.slotOfToken == [0, 1, 0, -1, 0, 2, -1,
+                                      3, 3, 4, 5, -1, -1, -1,
+                                      6, 7, -1, 7, 8, 8, -1])
+        #expect(slots.rowOfSlot == [5, 3, 2, 3, 7, 1, 10, 4, 9]) // row 3 has a slot in samples 0 and 1
+        #expect(slots.tokenCount == 21 && slots.slotCount == 9)
+
+        // Without an excluded row, the pad id is an ordinary row (but padding positions still count for nothing).
+        let all = EmbeddingSlots(ids: Self.ids, valid: Self.valid, batch: 3, tokens: 7, excludedRow: nil)
+        #expect(all.slotOfToken == [0, 1, 0, 2, 0, 3, 2,
+                                    4, 4, 5, 6, -1, -1, -1,
+                                    7, 8, 9, 8, 10, 10, -1])
+        #expect(all.rowOfSlot == [5, 3, 0, 2, 3, 7, 1, 10, 4, 0, 9])
+
+        let none = EmbeddingSlots(ids: [0, 0, 4], valid: [true, true, false], batch: 1, tokens: 3, excludedRow: 0)
+        #expect(none.slotOfToken == [-1, -1, -1] && none.rowOfSlot.isEmpty)
+    }
+
+    @Test func embeddingFisherEqualsPerSampleSquares() throws {
+        let batch = 3, tokens = 7, vocabulary = 11, width = 5
+        var rng = SplitMix64(seed: 44)
+        let dOut = rng.uniform(batch * tokens * width)
+        let slots = EmbeddingSlots(ids: Self.ids, valid: Self.valid, batch: batch, tokens: tokens, excludedRow: 0)
+        let fisher = try cpu.allocate(vocabulary * width)
+        try cpu.accumulateEmbeddingFisher(dOut: cpu.tensor(dOut), slots: slots.upload(to: cpu), width: width,
+                                          fisher: fisher, scratch: cpu.allocate(slots.slotCount * width))
+        let got = try cpu.download(fisher)
+
+        // Reference: per sample, the embedding backward (scatterAddRows skipping the pad id, padding
+        // positions indexed −1) into a zero table gradient, squared and added.
+        var reference = [Double](repeating: 0, count: vocabulary * width)
+        for n in 0..<batch {
+            let t = (n * tokens)..<((n + 1) * tokens)
+            let index = t.map { Self.valid[$0] ? Self.ids[$0] : -1 }
+            let gradient = try cpu.allocate(vocabulary * width)
+            try cpu.scatterAddRows(cpu.tensor(Array(dOut[(n * tokens * width)..<((n + 1) * tokens * width)])),
+                                   index: cpu.int32Tensor(index), into: gradient, rows: tokens, width: width, skip: 0)
+            addSquares(try cpu.download(gradient), to: &reference)
+        }
+        #expect(relativeError(got, reference.map(Float.init)) <= Self.tolerance)
+
+        // Rows that must stay exactly zero: the pad row (it sits inside samples 0 and 2), row 6 (only at a
+        // padding position) and row 8 (never used).
+        for row in [0, 6, 8] {
+            #expect(got[(row * width)..<((row + 1) * width)].allSatisfy { $0 == 0 }, "row \(row)")
+        }
+        // Repeats are summed before squaring: row 5 (three times in sample 0) is (g₁ + g₂ + g₃)², not Σgᵢ².
+        let row5 = (0..<width).map { j in [0, 2, 4].reduce(0.0) { $0 + Double(dOut[$1 * width + j]) } }
+        for j in 0..<width {
+            #expect(abs(Double(got[5 * width + j]) - row5[j] * row5[j]) <= 1e-5 * max(1, row5[j] * row5[j]))
+        }
+    }
+
+    @Test func embeddingFisherWithNothingToAddLeavesTheFisherUnchanged() throws {
+        let slots = EmbeddingSlots(ids: [0, 0, 4, 2], valid: [true, true, false, false], batch: 2, tokens: 2, excludedRow: 0)
+        #expect(slots.slotCount == 0)
+        let start: [Float] = (0..<(5 * 3)).map { Float($0) }
+        let fisher = try cpu.tensor(start)
+        try cpu.accumulateEmbeddingFisher(dOut: cpu.filled(4 * 3, with: 1), slots: slots.upload(to: cpu), width: 3,
+                                          fisher: fisher, scratch: cpu.allocate(3))
+        #expect(try cpu.download(fisher) == start)
+    }
+}
