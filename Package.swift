@@ -3,13 +3,15 @@ import PackageDescription
 
 // Layers, each depending only on the ones below it (see ../shared/DESIGN.md, "Layout"):
 //   C shims (COpenCL, CCLBlast, CBLAS) → GuidedKernels (the .cl sources as resources)
-//   → GuidedCompute (Backend protocol, CPU and OpenCL backends) → guided (the CLI).
+//   → GuidedCompute (Backend protocol, CPU and OpenCL backends)
+//   → GuidedModel (safetensors, checkpoints, tokenizer, BERT) → guided (the CLI).
 let package = Package(
     name: "guided",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "guided", targets: ["guided"]),
         .library(name: "GuidedCompute", targets: ["GuidedCompute"]),
+        .library(name: "GuidedModel", targets: ["GuidedModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,10 +30,15 @@ let package = Package(
             name: "GuidedCompute",
             dependencies: ["COpenCL", "CCLBlast", "CBLAS", "GuidedKernels"]
         ),
+        .target(
+            name: "GuidedModel",
+            dependencies: ["GuidedCompute"]
+        ),
         .executableTarget(
             name: "guided",
             dependencies: [
                 "GuidedCompute",
+                "GuidedModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -39,6 +46,11 @@ let package = Package(
         .testTarget(
             name: "GuidedComputeTests",
             dependencies: ["GuidedCompute", "GuidedKernels"]
+        ),
+        .testTarget(
+            name: "GuidedModelTests",
+            dependencies: ["GuidedModel", "GuidedCompute"],
+            resources: [.copy("Fixtures")]
         ),
     ]
 )

@@ -21,14 +21,19 @@ public struct AttentionShape: Sendable, Hashable {
     var matrices: Int { batch * heads }
 }
 
-/// The attention-probabilities dropout of one call: its probability and random stream.
+/// The regulariser on the attention probabilities of one call, and its random stream.
 public struct AttentionDropout: Sendable {
-    public var probability: Float
+    public var noise: Noise
     public var key: RandomKey
 
-    public init(probability: Float, key: RandomKey) {
-        self.probability = probability
+    public init(noise: Noise, key: RandomKey) {
+        self.noise = noise
         self.key = key
+    }
+
+    /// Bernoulli dropout with probability `p`.
+    public init(probability p: Float, key: RandomKey) {
+        self.init(noise: .bernoulli(p), key: key)
     }
 }
 
@@ -37,7 +42,7 @@ public struct AttentionDropout: Sendable {
 extension Backend {
     /// `out = dropout(softmax(q kᵀ / sqrt(headDim) + mask [+ causal])) · v`.
     ///
-    /// Keeps `probs` (after softmax) and `dropped` (after dropout) for the backward; with no dropout
+    /// Keeps `probs` (after softmax) and `dropped` (after the noise) for the backward; with no noise
     /// `dropped` is not written and the backward reads `probs` in its place. `scores` is scratch.
     public func attentionForward(q: Tensor, k: Tensor, v: Tensor, mask: Tensor?, shape s: AttentionShape,
                                  causal: Bool, dropout: AttentionDropout?,
@@ -50,8 +55,8 @@ extension Backend {
         try attentionSoftmaxForward(scores, mask: mask, into: probs, batch: s.batch, heads: s.heads,
                                     tokens: t, causal: causal)
         var weights = probs
-        if let dropout, dropout.probability > 0 {
-            try self.dropout(probs, into: dropped, probability: dropout.probability, key: dropout.key)
+        if let dropout, dropout.noise.isActive {
+            try apply(dropout.noise, probs, into: dropped, key: dropout.key)
             weights = dropped
         }
         try gemmStridedBatched(transposeA: false, transposeB: false, m: t, n: d, k: t,
@@ -65,7 +70,7 @@ extension Backend {
                                   dropout: AttentionDropout?, probs: Tensor, dropped: Tensor,
                                   dScores: Tensor, dq: Tensor, dk: Tensor, dv: Tensor) throws {
         let t = s.tokens, d = s.headDim
-        let dropping = (dropout?.probability ?? 0) > 0
+        let dropping = dropout?.noise.isActive ?? false
         let weights = dropping ? dropped : probs
         // dv = weightsᵀ · dOut
         try gemmStridedBatched(transposeA: true, transposeB: false, m: t, n: d, k: t,
@@ -78,7 +83,7 @@ extension Backend {
                                b: v, ldb: d, strideB: t * d, beta: 0, c: dScores, ldc: t, strideC: t * t,
                                batch: s.matrices)
         if dropping, let dropout {
-            try self.dropout(dScores, into: dScores, probability: dropout.probability, key: dropout.key)
+            try apply(dropout.noise, dScores, into: dScores, key: dropout.key)
         }
         try softmaxBackward(probs, dScores, into: dScores, rows: s.matrices * t, columns: t)
         let scale = 1 / Float(d).squareRoot()

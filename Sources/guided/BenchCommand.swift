@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GuidedCompute
+import GuidedModel
 import Logging
 
 struct Bench: ParsableCommand {
@@ -30,6 +31,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the CPU backend.")
     var openclOnly = false
 
+    @Flag(help: "Time whole models instead of kernels: an evaluation forward and a training step (forward, backward, AdamW, dropout 0.1) of a BERT with random weights, on --backend.")
+    var models = false
+
+    @Option(help: "With --models: the backend to time (cpu or opencl; run one per process to compare peak memory).")
+    var backend: BackendChoiceArgument = .cpu
+
     @Flag(help: "Machine-readable output on stdout.")
     var json = false
 
@@ -47,6 +54,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         let log = Logger(label: "guided.bench")
+        if models { return try runModels(log) }
         let opencl = try OpenCLBackend(device: device)
         log.info("OpenCL device: \(opencl.device.description)")
         let cpu: Backend? = openclOnly ? nil : CPUBackend()
@@ -87,6 +95,28 @@ struct Bench: ParsableCommand {
             FileHandle.standardError.write(Data(report.utf8))
         } else {
             print(report, terminator: "")
+        }
+    }
+
+    private func runModels(_ log: Logger) throws {
+        let selected = try backend.choice.make(device: device)
+        log.info("backend: \(selected.backend.name) (\(selected.reason))")
+        var results: [ModelBenchResult] = []
+        let table = TextTable(columns: ["model", "backend", "batch×tokens", "forward samples/s", "train step samples/s", "peak RSS MiB"])
+        for shape in shapes.shapes {
+            log.info("\(shape): \(repeats) forwards and training steps")
+            let r = try ModelBenchmarks.run(shape, on: selected.backend, steps: repeats)
+            results.append(r)
+            table.add([r.shape, r.backend, "\(r.batch)×\(r.tokens)", String(format: "%.2f", r.forwardSamplesPerSecond),
+                       String(format: "%.2f", r.trainStepSamplesPerSecond), String(format: "%.0f", r.peakResidentMiB)])
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            FileHandle.standardError.write(Data((table.render() + "\n").utf8))
+        } else {
+            print(table.render())
         }
     }
 }

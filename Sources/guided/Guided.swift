@@ -1,4 +1,5 @@
 import ArgumentParser
+import GuidedCompute
 import Logging
 
 @main
@@ -15,7 +16,7 @@ struct Guided: ParsableCommand {
             CPU reference backend. Start with `guided devices` to see what this machine has, and \
             `guided bench` to time every kernel on both backends.
             """,
-        subcommands: [Devices.self, Bench.self]
+        subcommands: [Devices.self, Bench.self, Inspect.self, Tokenize.self]
     )
 
     static func main() {
@@ -27,4 +28,10 @@ struct Guided: ParsableCommand {
             exit(withError: error)
         }
     }
+}
+
+/// `--backend` as a command-line value.
+enum BackendChoiceArgument: String, ExpressibleByArgument, CaseIterable {
+    case auto, cpu, opencl
+    var choice: BackendChoice { BackendChoice(rawValue: rawValue)! }
 }

@@ -13,7 +13,7 @@ public struct BenchShape: Sendable, CustomStringConvertible {
     public static let miniLM = BenchShape(name: "MiniLM", hidden: 384, ffn: 1536)
     public static let bertBase = BenchShape(name: "BERT-base", hidden: 768, ffn: 3072)
 
-    var rows: Int { batch * tokens }
+    public var rows: Int { batch * tokens }
     public var description: String { "\(name) (hidden \(hidden), FFN \(ffn))" }
 }
 

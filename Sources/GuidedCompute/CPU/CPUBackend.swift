@@ -1,18 +1,58 @@
 import CBLAS
 import Foundation
 
-/// Host memory for the CPU backend: a zeroed, 64-byte aligned block of 4-byte elements.
+/// Host memory for the CPU backend: a 64-byte aligned block of 4-byte elements. When the last
+/// tensor over it goes away it returns to its backend's pool, so a training loop that allocates the
+/// same activation sizes every step reuses memory instead of faulting in fresh pages each time.
 final class CPUStorage: DeviceStorage, @unchecked Sendable {
     let capacity: Int
     let raw: UnsafeMutableRawPointer
+    private weak var pool: HostPool?
 
-    init(capacity: Int) {
+    init(capacity: Int, raw: UnsafeMutableRawPointer, pool: HostPool) {
         self.capacity = capacity
-        raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, capacity) * 4, alignment: 64)
-        raw.initializeMemory(as: Float.self, repeating: 0, count: max(1, capacity))
+        self.raw = raw
+        self.pool = pool
     }
 
-    deinit { raw.deallocate() }
+    deinit {
+        if let pool { pool.recycle(raw, capacity: capacity) } else { raw.deallocate() }
+    }
+}
+
+/// Free host blocks by exact element count, up to a limit of idle bytes.
+final class HostPool: @unchecked Sendable {
+    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var freeBytes = 0
+    private let lock = NSLock()
+    let limitBytes: Int
+
+    init(limitBytes: Int) { self.limitBytes = limitBytes }
+
+    func take(capacity: Int) -> UnsafeMutableRawPointer {
+        lock.lock()
+        if let block = free[capacity]?.popLast() {
+            freeBytes -= capacity * 4
+            lock.unlock()
+            return block
+        }
+        lock.unlock()
+        return UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
+    }
+
+    func recycle(_ block: UnsafeMutableRawPointer, capacity: Int) {
+        lock.lock(); defer { lock.unlock() }
+        if freeBytes + capacity * 4 > limitBytes {
+            block.deallocate()
+        } else {
+            free[capacity, default: []].append(block)
+            freeBytes += capacity * 4
+        }
+    }
+
+    deinit {
+        for blocks in free.values { for block in blocks { block.deallocate() } }
+    }
 }
 
 /// The reference backend: plain Swift loops that are easy to check by eye, GEMM through BLAS.
@@ -23,6 +63,8 @@ final class CPUStorage: DeviceStorage, @unchecked Sendable {
 public final class CPUBackend: Backend, @unchecked Sendable {
     public let name: String
 
+    let pool = HostPool(limitBytes: 4 << 30)
+
     public init() {
         name = "cpu (\(ProcessInfo.processInfo.activeProcessorCount) threads, OpenBLAS sgemm)"
     }
@@ -31,7 +73,10 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public func allocate(_ count: Int) throws -> Tensor {
         precondition(count >= 0, "negative allocation \(count)")
-        return Tensor(storage: CPUStorage(capacity: count), offset: 0, count: count)
+        let capacity = max(1, count)
+        let raw = pool.take(capacity: capacity)
+        raw.initializeMemory(as: Float.self, repeating: 0, count: capacity)
+        return Tensor(storage: CPUStorage(capacity: capacity, raw: raw, pool: pool), offset: 0, count: count)
     }
 
     public func upload(_ values: [Float], to tensor: Tensor) throws {

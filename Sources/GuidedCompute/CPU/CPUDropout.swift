@@ -12,11 +12,11 @@ extension CPUBackend {
             for block in range {
                 let w = Philox.block(counter: (UInt32(truncatingIfNeeded: block), key.site, key.step,
                                                RandomKey.bernoulliStream), key: key.philoxKey)
-                let words = [w.0, w.1, w.2, w.3]
                 for lane in 0..<4 {
                     let i = block * 4 + lane
                     guard i < x.count else { break }
-                    py[i] = (words[lane] >> 8) >= threshold ? px[i] * keepScale : 0
+                    let word = lane == 0 ? w.0 : lane == 1 ? w.1 : lane == 2 ? w.2 : w.3
+                    py[i] = (word >> 8) >= threshold ? px[i] * keepScale : 0
                 }
             }
         }

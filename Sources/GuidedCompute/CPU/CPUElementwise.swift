@@ -25,7 +25,9 @@ extension CPUBackend {
     public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
         precondition(a.count == b.count && a.count == out.count, "add: \(a.count), \(b.count), \(out.count)")
         let pa = floats(a), pb = floats(b), po = floats(out)
-        for i in 0..<a.count { po[i] = pa[i] + pb[i] }
+        parallelChunks(a.count, work: a.count) { range in
+            for i in range { po[i] = pa[i] + pb[i] }
+        }
     }
 
     public func permute0213(_ x: Tensor, into y: Tensor, _ d0: Int, _ d1: Int, _ d2: Int, _ d3: Int) throws {
@@ -45,19 +47,23 @@ extension CPUBackend {
     public func addBias(_ y: Tensor, _ bias: Tensor, rows: Int, columns: Int) throws {
         precondition(y.count == rows * columns && bias.count == columns, "addBias: shape mismatch")
         let py = floats(y), pb = floats(bias)
-        for r in 0..<rows {
-            for j in 0..<columns { py[r * columns + j] += pb[j] }
+        parallelChunks(rows, work: rows * columns) { range in
+            for r in range {
+                for j in 0..<columns { py[r * columns + j] += pb[j] }
+            }
         }
     }
 
     public func biasBackward(_ dy: Tensor, dBias: Tensor, rows: Int, columns: Int) throws {
         precondition(dy.count == rows * columns && dBias.count == columns, "biasBackward: shape mismatch")
         let pdy = floats(dy), pdb = floats(dBias)
-        for j in 0..<columns {
-            var s = 0.0
-            for r in 0..<rows { s += Double(pdy[r * columns + j]) }
-            pdb[j] += Float(s)
+        // Row-major walk (contiguous reads), summing each column in Double.
+        var sums = [Double](repeating: 0, count: columns)
+        for r in 0..<rows {
+            let row = pdy + r * columns
+            for j in 0..<columns { sums[j] += Double(row[j]) }
         }
+        for j in 0..<columns { pdb[j] += Float(sums[j]) }
     }
 
     public func tanhForward(_ x: Tensor, into y: Tensor) throws {
@@ -75,13 +81,17 @@ extension CPUBackend {
     public func geluForward(_ x: Tensor, into y: Tensor, form: GeluForm) throws {
         precondition(x.count == y.count, "gelu: \(x.count) vs \(y.count)")
         let px = floats(x), py = floats(y)
-        for i in 0..<x.count { py[i] = Gelu.value(px[i], form) }
+        parallelChunks(x.count, work: x.count * 16) { range in
+            for i in range { py[i] = Gelu.value(px[i], form) }
+        }
     }
 
     public func geluBackward(_ x: Tensor, _ dy: Tensor, into dx: Tensor, form: GeluForm) throws {
         precondition(x.count == dy.count && x.count == dx.count, "geluBackward: shape mismatch")
         let px = floats(x), pdy = floats(dy), pdx = floats(dx)
-        for i in 0..<x.count { pdx[i] = pdy[i] * Gelu.derivative(px[i], form) }
+        parallelChunks(x.count, work: x.count * 16) { range in
+            for i in range { pdx[i] = pdy[i] * Gelu.derivative(px[i], form) }
+        }
     }
 }
 

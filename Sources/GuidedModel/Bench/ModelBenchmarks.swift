@@ -1,0 +1,75 @@
+import Foundation
+import GuidedCompute
+
+/// One row of `guided bench --models`: a BERT-shaped model with random weights at batch × tokens.
+public struct ModelBenchResult: Codable, Sendable {
+    public let shape: String
+    public let backend: String
+    public let batch: Int
+    public let tokens: Int
+    /// Evaluation forward (no dropout, no backward), samples per second.
+    public let forwardSamplesPerSecond: Double
+    /// Forward + backward + AdamW with dropout 0.1 at every site, samples per second.
+    public let trainStepSamplesPerSecond: Double
+    /// The process's peak resident memory after the run (MiB): compare one backend per process.
+    public let peakResidentMiB: Double
+}
+
+public enum ModelBenchmarks {
+    /// The `config.json` of a BERT with `shape`'s sizes, as `transformers` would write it.
+    public static func config(_ shape: BenchShape, layers: Int) throws -> BertConfig {
+        let json: [String: Any] = [
+            "architectures": ["BertForSequenceClassification"], "model_type": "bert", "vocab_size": shape.vocab,
+            "hidden_size": shape.hidden, "num_hidden_layers": layers, "num_attention_heads": shape.heads,
+            "intermediate_size": shape.ffn, "max_position_embeddings": 512, "hidden_act": "gelu",
+        ]
+        return try BertConfig(data: JSONSerialization.data(withJSONObject: json), path: "\(shape.name) config")
+    }
+
+    public static func layers(of shape: BenchShape) -> Int { shape.hidden == 384 ? 6 : 12 }
+
+    /// Times `steps` evaluation forwards and `steps` training steps after one warm-up of each.
+    public static func run(_ shape: BenchShape, on backend: Backend, steps: Int) throws -> ModelBenchResult {
+        let config = try config(shape, layers: layers(of: shape))
+        let architecture = try BertArchitecture(config: config, head: .sequenceClassification(labels: 2, regression: false))
+        let model = try BertModel(architecture: architecture, backend: backend)
+        var random = InitRandom(seed: 1)
+        for slot in architecture.layout.slots {
+            try model.setParameter(slot.name, BertCheckpoint.initialValues(slot, config: config, random: &random))
+        }
+        let b = shape.batch, t = shape.tokens
+        let batch = TokenBatch(batch: b, tokens: t, inputIds: (0..<(b * t)).map { Int32(1000 + ($0 * 7919) % 29000) })
+        let labels = (0..<b).map { Float($0 % 2) }
+        let sink = try GradientAccumulator(backend: backend, layout: architecture.layout)
+        let m = try backend.allocate(architecture.layout.totalCount), v = try backend.allocate(architecture.layout.totalCount)
+        let noise = architecture.sites.map { _ in Noise.bernoulli(0.1) as Noise? }
+
+        func forward() throws {
+            _ = try model.classify(batch, labels: labels, regularization: nil, reduction: .batchMean)
+        }
+        func trainStep(_ step: Int) throws {
+            try sink.zero()
+            let pass = try model.classify(batch, labels: labels, regularization: Regularization(noise: noise, seed: 1, step: UInt32(step)),
+                                          reduction: .batchMean)
+            try model.classifyBackward(pass, sink: sink)
+            try backend.adamW(parameters: model.parameters, gradients: sink.gradients, m: m, v: v,
+                              hyper: AdamHyper(learningRate: 2e-5, step: step))
+        }
+        func seconds(_ body: () throws -> Void) throws -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            try backend.synchronize()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        }
+        try forward()
+        let forwardTime = try seconds { for _ in 0..<steps { try forward() } } / Double(steps)
+        try trainStep(1)
+        let trainTime = try seconds { for s in 0..<steps { try trainStep(s + 2) } } / Double(steps)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return ModelBenchResult(shape: shape.name, backend: backend is OpenCLBackend ? "opencl" : "cpu", batch: b, tokens: t,
+                                forwardSamplesPerSecond: Double(b) / forwardTime,
+                                trainStepSamplesPerSecond: Double(b) / trainTime,
+                                peakResidentMiB: Double(usage.ru_maxrss) / 1024)
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import GuidedCompute
+
+/// What loading a checkpoint found, for the user to read (`guided inspect` prints it).
+public struct LoadReport: Sendable {
+    /// Parameters read from the checkpoint (model names).
+    public var found: [String] = []
+    /// Parameters the checkpoint lacks, initialised as `transformers` initialises them.
+    public var initialized: [String] = []
+    /// Checkpoint tensors the model does not use (e.g. `embeddings.position_ids`, a pooler under an MLM head).
+    public var unused: [String] = []
+    /// The checkpoint's names carried the `bert.` prefix.
+    public var prefixed = false
+}
+
+/// Reading a BERT from a Hugging Face checkpoint folder, and writing one back.
+public enum BertCheckpoint {
+    /// The head a checkpoint's `architectures` names; `BertModel` (or none) is the bare encoder.
+    public static func head(of config: BertConfig) -> BertHead {
+        switch config.architectures?.first {
+        case "BertForMaskedLM", "BertForPreTraining": return .maskedLM
+        case "BertForSequenceClassification":
+            return .sequenceClassification(labels: config.numLabels, regression: config.problemType == "regression")
+        default: return .encoder
+        }
+    }
+
+    /// Loads `folder` with `head` on top (nil: the head the checkpoint was saved with). Tensors
+    /// missing for that head are initialised as `transformers` does — normal(0, initializer_range)
+    /// weights, zero biases, LayerNorm ones and zeros — from a generator seeded with `seed`.
+    public static func load(_ folder: URL, head: BertHead? = nil, backend: Backend,
+                            seed: UInt64 = 0) throws -> (model: BertModel, report: LoadReport) {
+        let checkpoint = try CheckpointFolder(url: folder)
+        let head = head ?? Self.head(of: checkpoint.config)
+        let architecture = try BertArchitecture(config: checkpoint.config, head: head)
+        let model = try BertModel(architecture: architecture, backend: backend)
+        var report = LoadReport()
+        var used = Set<String>()
+        var random = InitRandom(seed: seed)
+        for slot in architecture.layout.slots {
+            let candidates = architecture.isHeadParameter(slot.name) ? [slot.name] : ["bert." + slot.name, slot.name]
+                + (slot.name == "cls.predictions.bias" ? ["cls.predictions.decoder.bias"] : [])
+            if let stored = candidates.first(where: { checkpoint.entry($0) != nil }), let (entry, file) = checkpoint.entry(stored) {
+                guard entry.shape == slot.shape else {
+                    throw ModelError("\(file): tensor \(stored) has shape \(entry.shape), expected \(slot.shape) for this config")
+                }
+                try model.setParameter(slot.name, try checkpoint.floats(stored))
+                used.insert(stored)
+                if stored.hasPrefix("bert.") { report.prefixed = true }
+                report.found.append(slot.name)
+            } else {
+                try model.setParameter(slot.name, initialValues(slot, config: checkpoint.config, random: &random))
+                report.initialized.append(slot.name)
+            }
+        }
+        // A stored decoder weight is the word embeddings (tied); it is used, not a separate tensor.
+        for name in ["cls.predictions.decoder.weight"] where checkpoint.entry(name) != nil { used.insert(name) }
+        report.unused = checkpoint.tensorNames.filter { !used.contains($0) }.sorted()
+        return (model, report)
+    }
+
+    /// `transformers`' `_init_weights` for BERT.
+    static func initialValues(_ slot: ParameterSlot, config: BertConfig, random: inout InitRandom) -> [Float] {
+        let name = slot.name
+        if name.hasSuffix("LayerNorm.weight") { return Array(repeating: 1, count: slot.count) }
+        if name.hasSuffix(".bias") || name == "cls.predictions.bias" { return Array(repeating: 0, count: slot.count) }
+        var values = (0..<slot.count).map { _ in Float(random.normal() * config.initializerRange) }
+        if name == "embeddings.word_embeddings.weight" {
+            let pad = config.padTokenId, width = slot.shape[1]
+            if pad >= 0 && pad < slot.shape[0] { for j in 0..<width { values[pad * width + j] = 0 } }
+        }
+        return values
+    }
+
+    /// Writes `model` as a `transformers` checkpoint: `config.json` (the original fields kept, the
+    /// head's class and labels updated), `model.safetensors` (the head's names; the tied decoder
+    /// omitted, as `save_pretrained` does), and the tokenizer files of `tokenizerFrom`.
+    /// Each file is written to a temporary name and renamed into place.
+    public static func save(_ model: BertModel, to folder: URL, configFrom source: BertConfig,
+                            tokenizerFrom: URL?) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+        let a = model.architecture
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        for slot in a.layout.slots {
+            tensors.append((a.checkpointName(slot), slot.shape, try model.backend.download(model.parameters.slice(slot))))
+        }
+        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
+
+        var updates: [String: Any] = ["architectures": [a.head.description], "model_type": "bert"]
+        if case let .sequenceClassification(labels, regression) = a.head {
+            updates["num_labels"] = labels
+            updates["problem_type"] = regression ? "regression" : "single_label_classification"
+            if source.id2label.count != labels {
+                updates["id2label"] = Dictionary(uniqueKeysWithValues: (0..<labels).map { ("\($0)", "LABEL_\($0)") })
+                updates["label2id"] = Dictionary(uniqueKeysWithValues: (0..<labels).map { ("LABEL_\($0)", $0) })
+            }
+        }
+        try writeAtomically(source.jsonData(updating: updates), to: folder.appendingPathComponent("config.json"))
+        if let tokenizerFrom {
+            for name in ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"] {
+                let from = tokenizerFrom.appendingPathComponent(name)
+                guard fm.fileExists(atPath: from.path),
+                      from.standardizedFileURL != folder.appendingPathComponent(name).standardizedFileURL else { continue }
+                try writeAtomically(Data(contentsOf: from), to: folder.appendingPathComponent(name))
+            }
+        }
+    }
+
+    static func writeAtomically(_ data: Data, to url: URL) throws {
+        try AtomicFileWriter.write(to: url) { sink in try data.withUnsafeBytes { try sink($0) } }
+    }
+}
+
+/// Normal deviates for initialising missing heads: SplitMix64 and Box–Muller, seeded. (PyTorch's
+/// generator cannot be reproduced; what matters is the distribution, which is `transformers`'.)
+struct InitRandom {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed ^ 0x5DEE_CE66_D1CE_4E5B }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    mutating func normal() -> Double {
+        let u1 = 1 - uniform(), u2 = uniform()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+}

@@ -1,0 +1,252 @@
+import GuidedCompute
+
+/// How a loss over several rows is averaged.
+public enum LossReduction: Sendable {
+    /// Over every counted row of the batch (what `transformers` returns as `loss`).
+    case batchMean
+    /// Within each sample only: sample `n`'s loss is the mean over its own rows. The backward then
+    /// gives `Σₙ ∇Lₙ`, and per-sample squaring gives the empirical Fisher of DESIGN.
+    case perSampleMean
+}
+
+/// The masked-LM head's forward over one batch, kept for its backward.
+public final class MaskedLMPass {
+    public let encoder: EncoderPass
+    /// Predicted positions per sample, padded to the longest: `perSample` rows per sample.
+    let perSample: Int
+    let rowsIndex: Tensor          // [B·perSample] Int32: row of the encoder output
+    let labels: Tensor             // [B·perSample] Int32: −1 on padding rows
+    let gathered, transformed, activated, normalized: Tensor   // [B·perSample, H]
+    let norm: LayerNormSaved
+    let logits: Tensor             // [B·perSample, V]
+    let dLogits: Tensor
+    /// Loss of each sample (mean over its predicted tokens); nil for a sample with none.
+    public let sampleLosses: [Float?]
+    /// The loss as `transformers` reduces it: the mean over all predicted tokens of the batch.
+    public let loss: Float
+    /// Samples with no predicted token (they add nothing to a per-sample mean).
+    public let skippedSamples: Int
+
+    init(encoder: EncoderPass, perSample: Int, rowsIndex: Tensor, labels: Tensor, gathered: Tensor, transformed: Tensor,
+         activated: Tensor, normalized: Tensor, norm: LayerNormSaved, logits: Tensor, dLogits: Tensor,
+         sampleLosses: [Float?], loss: Float, skippedSamples: Int) {
+        self.encoder = encoder
+        self.perSample = perSample
+        self.rowsIndex = rowsIndex
+        self.labels = labels
+        self.gathered = gathered
+        self.transformed = transformed
+        self.activated = activated
+        self.normalized = normalized
+        self.norm = norm
+        self.logits = logits
+        self.dLogits = dLogits
+        self.sampleLosses = sampleLosses
+        self.loss = loss
+        self.skippedSamples = skippedSamples
+    }
+
+}
+
+extension BertModel {
+    /// `BertForMaskedLM`'s head and cross-entropy, with the vocabulary projection computed only at
+    /// the predicted positions (`labels` [batch, tokens], −100 elsewhere, as the HF collator writes).
+    ///
+    /// Weights of the cross-entropy rows follow `reduction`; the loss reported is always the batch mean.
+    public func maskedLM(_ batch: TokenBatch, labels: [Int32], regularization: Regularization?,
+                         reduction: LossReduction) throws -> MaskedLMPass {
+        guard architecture.head == .maskedLM else { throw ModelError("maskedLM needs a BertForMaskedLM, not \(architecture.head)") }
+        guard labels.count == batch.rows else { throw ModelError("labels: \(labels.count) for \(batch.batch)×\(batch.tokens) tokens") }
+        if let bad = labels.first(where: { $0 != -100 && ($0 < 0 || Int($0) >= config.vocabSize) }) {
+            throw ModelError("label \(bad) is neither -100 nor a token id below \(config.vocabSize)")
+        }
+        let encoder = try encode(batch, regularization: regularization)
+        let h = architecture.hidden, v = architecture.vocabulary
+
+        // Per-sample lists of predicted positions, padded with row 0 of the sample and label −1.
+        var positions: [[Int]] = []
+        for n in 0..<batch.batch {
+            positions.append((0..<batch.tokens).filter { labels[n * batch.tokens + $0] != -100 })
+        }
+        let perSample = max(1, positions.map(\.count).max() ?? 1)
+        let total = positions.map(\.count).reduce(0, +)
+        var rows: [Int32] = [], targets: [Int32] = [], weights: [Float] = []
+        for (n, list) in positions.enumerated() {
+            for k in 0..<perSample {
+                if k < list.count {
+                    rows.append(Int32(n * batch.tokens + list[k]))
+                    targets.append(labels[n * batch.tokens + list[k]])
+                    switch reduction {
+                    case .batchMean: weights.append(1 / Float(total))
+                    case .perSampleMean: weights.append(1 / Float(list.count))
+                    }
+                } else {
+                    rows.append(Int32(n * batch.tokens))
+                    targets.append(-1)
+                    weights.append(0)
+                }
+            }
+        }
+        let m = rows.count
+        let rowsIndex = try upload(rows), labelsTensor = try upload(targets)
+        let gathered = try allocate(m * h), transformed = try allocate(m * h)
+        let activated = try allocate(m * h), normalized = try allocate(m * h)
+        try backend.embeddingGather(encoder.output, ids: rowsIndex, into: gathered, tokens: m, width: h)
+        try linear(gathered, "cls.predictions.transform.dense", into: transformed, rows: m, inFeatures: h, outFeatures: h)
+        try backend.geluForward(transformed, into: activated, form: architecture.geluForm)
+        let norm = try LayerNormSaved(self, rows: m)
+        try layerNorm(activated, "cls.predictions.transform.LayerNorm", into: normalized, saved: norm, rows: m, width: h)
+        // The decoder is tied to the word embeddings; its bias is `cls.predictions.bias`.
+        let logits = try allocate(m * v)
+        try backend.gemm(transposeA: false, transposeB: true, m: m, n: v, k: h, alpha: 1, a: normalized, lda: h,
+                         b: weight("embeddings.word_embeddings.weight"), ldb: h, beta: 0, c: logits, ldc: v)
+        try backend.addBias(logits, weight("cls.predictions.bias"), rows: m, columns: v)
+
+        let weightsTensor = try allocate(m), losses = try allocate(m), dLogits = try allocate(m * v)
+        try backend.upload(weights, to: weightsTensor)
+        try backend.softmaxCrossEntropy(logits, labels: labelsTensor, weights: weightsTensor, losses: losses,
+                                        dLogits: dLogits, rows: m, classes: v)
+        let rowLosses = try backend.download(losses)
+        try checkFinite(rowLosses, what: "masked-LM loss")
+        var sampleLosses: [Float?] = []
+        var sum = 0.0
+        for (n, list) in positions.enumerated() {
+            let s = (0..<list.count).reduce(0.0) { $0 + Double(rowLosses[n * perSample + $1]) }
+            sum += s
+            sampleLosses.append(list.isEmpty ? nil : Float(s / Double(list.count)))
+        }
+        return MaskedLMPass(encoder: encoder, perSample: perSample, rowsIndex: rowsIndex, labels: labelsTensor,
+                            gathered: gathered, transformed: transformed, activated: activated, normalized: normalized,
+                            norm: norm, logits: logits, dLogits: dLogits, sampleLosses: sampleLosses,
+                            loss: total > 0 ? Float(sum / Double(total)) : 0,
+                            skippedSamples: positions.filter(\.isEmpty).count)
+    }
+
+    /// Backward of `maskedLM` through the head and the encoder; parameter gradients go to `sink`.
+    public func maskedLMBackward(_ pass: MaskedLMPass, sink: GradientSink) throws {
+        let h = architecture.hidden, v = architecture.vocabulary
+        let b = pass.encoder.batch.batch, m = b * pass.perSample
+        // Tied decoder: the word embeddings receive dLogitsᵀ · normalized; its bias the row sums.
+        try sink.linear(weight: layout.slot("embeddings.word_embeddings.weight"), bias: layout.slot("cls.predictions.bias"),
+                        x: pass.normalized, dY: pass.dLogits, batch: b, tokens: pass.perSample, inFeatures: h, outFeatures: v)
+        let dNormalized = try allocate(m * h)
+        try backend.gemm(transposeA: false, transposeB: false, m: m, n: h, k: v, alpha: 1, a: pass.dLogits, lda: v,
+                         b: weight("embeddings.word_embeddings.weight"), ldb: h, beta: 0, c: dNormalized, ldc: h)
+        let dActivated = try allocate(m * h)
+        try layerNormBackward("cls.predictions.transform.LayerNorm", dY: dNormalized, x: pass.activated, saved: pass.norm,
+                              dx: dActivated, batch: b, tokens: pass.perSample, width: h, sink: sink)
+        try backend.geluBackward(pass.transformed, dActivated, into: dActivated, form: architecture.geluForm)
+        let dGathered = dNormalized
+        try linearBackward("cls.predictions.transform.dense", x: pass.gathered, dY: dActivated, dx: dGathered,
+                           batch: b, tokens: pass.perSample, inFeatures: h, outFeatures: h, sink: sink)
+        let dOutput = try allocate(pass.encoder.batch.rows * h)
+        // Padding rows carry zero gradient (their weight is 0), so scattering them is harmless.
+        try backend.scatterAddRows(dGathered, index: pass.rowsIndex, into: dOutput, rows: m, width: h, skip: -1)
+        try encoderBackward(pass.encoder, dOutput: dOutput, sink: sink)
+    }
+
+    /// Logits at the predicted tokens in batch order (sample by sample, position by position),
+    /// flattened [predicted, V]: what `outputs.logits[labels != -100]` gives in PyTorch.
+    public func predictedLogits(_ pass: MaskedLMPass) throws -> [Float] {
+        let v = architecture.vocabulary
+        let all = try backend.download(pass.logits), targets = try backend.downloadInt32(pass.labels)
+        return targets.indices.filter { targets[$0] >= 0 }.flatMap { all[($0 * v)..<(($0 + 1) * v)] }
+    }
+
+    func checkFinite(_ values: [Float], what: String) throws {
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            throw ModelError("\(what) is \(values[i]) (row \(i)): stopping before a NaN or Inf spreads")
+        }
+    }
+}
+
+/// The sequence-classification head's forward, kept for its backward.
+public final class ClassificationPass {
+    public let encoder: EncoderPass
+    let clsRows: Tensor            // [B] Int32: each sample's [CLS] row
+    let clsHidden: Tensor          // [B, H]
+    let pooled: Tensor             // [B, H]: tanh(dense(clsHidden))
+    let classifierInput: Tensor    // [B, H]: pooled after the classifier dropout
+    let dLogits: Tensor            // [B, labels]
+    /// [B, labels] logits, as `transformers` returns them.
+    public let logits: [Float]
+    public let sampleLosses: [Float]
+    public let loss: Float
+
+    init(encoder: EncoderPass, clsRows: Tensor, clsHidden: Tensor, pooled: Tensor, classifierInput: Tensor,
+         dLogits: Tensor, logits: [Float], sampleLosses: [Float], loss: Float) {
+        self.encoder = encoder
+        self.clsRows = clsRows
+        self.clsHidden = clsHidden
+        self.pooled = pooled
+        self.classifierInput = classifierInput
+        self.dLogits = dLogits
+        self.logits = logits
+        self.sampleLosses = sampleLosses
+        self.loss = loss
+    }
+}
+
+extension BertModel {
+    /// `BertForSequenceClassification`: pooler (dense + tanh on [CLS]), dropout, classifier; the
+    /// loss is cross-entropy over class indices, or MSE for regression (`labels` hold the targets).
+    public func classify(_ batch: TokenBatch, labels: [Float], regularization: Regularization?,
+                         reduction: LossReduction) throws -> ClassificationPass {
+        guard case let .sequenceClassification(classes, regression) = architecture.head else {
+            throw ModelError("classify needs a BertForSequenceClassification, not \(architecture.head)")
+        }
+        guard labels.count == batch.batch else { throw ModelError("\(labels.count) labels for a batch of \(batch.batch)") }
+        if !regression, let bad = labels.first(where: { $0 < 0 || Int($0) >= classes || $0 != $0.rounded() }) {
+            throw ModelError("label \(bad) is not a class index below \(classes)")
+        }
+        let encoder = try encode(batch, regularization: regularization)
+        let h = architecture.hidden, b = batch.batch
+        let clsRows = try upload((0..<b).map { Int32($0 * batch.tokens) })
+        let clsHidden = try allocate(b * h), pooled = try allocate(b * h), dropped = try allocate(b * h)
+        try backend.embeddingGather(encoder.output, ids: clsRows, into: clsHidden, tokens: b, width: h)
+        try linear(clsHidden, "pooler.dense", into: pooled, rows: b, inFeatures: h, outFeatures: h)
+        try backend.tanhForward(pooled, into: pooled)
+        let input = try regularize(pooled, into: dropped, site: architecture.site(.classifier), regularization)
+        let logitsTensor = try allocate(b * classes)
+        try linear(input, "classifier", into: logitsTensor, rows: b, inFeatures: h, outFeatures: classes)
+        let logits = try backend.download(logitsTensor)
+        try checkFinite(logits, what: "classifier logits")
+
+        let scale: Float = reduction == .batchMean ? 1 / Float(b) : 1
+        let dLogits = try allocate(b * classes)
+        var sampleLosses: [Float]
+        if regression {
+            // MSELoss on logits.squeeze(): mean over the batch of (ŷ − y)².
+            sampleLosses = (0..<b).map { (logits[$0 * classes] - labels[$0]) * (logits[$0 * classes] - labels[$0]) }
+            var grad = [Float](repeating: 0, count: b * classes)
+            for n in 0..<b { grad[n * classes] = 2 * (logits[n * classes] - labels[n]) * scale }
+            try backend.upload(grad, to: dLogits)
+        } else {
+            let losses = try allocate(b), weights = try allocate(b)
+            try backend.fill(weights, with: scale)
+            try backend.softmaxCrossEntropy(logitsTensor, labels: upload(labels.map { Int32($0) }), weights: weights,
+                                            losses: losses, dLogits: dLogits, rows: b, classes: classes)
+            sampleLosses = try backend.download(losses)
+        }
+        let loss = sampleLosses.reduce(0, +) / Float(b)
+        return ClassificationPass(encoder: encoder, clsRows: clsRows, clsHidden: clsHidden, pooled: pooled,
+                                  classifierInput: input, dLogits: dLogits, logits: logits,
+                                  sampleLosses: sampleLosses, loss: loss)
+    }
+
+    public func classifyBackward(_ pass: ClassificationPass, sink: GradientSink) throws {
+        guard case let .sequenceClassification(classes, _) = architecture.head else { return }
+        let h = architecture.hidden, b = pass.encoder.batch.batch
+        let dInput = try allocate(b * h)
+        try linearBackward("classifier", x: pass.classifierInput, dY: pass.dLogits, dx: dInput, batch: b, tokens: 1,
+                           inFeatures: h, outFeatures: classes, sink: sink)
+        try regularizeBackward(dInput, site: architecture.site(.classifier), pass.encoder.regularization)
+        try backend.tanhBackward(pass.pooled, dInput, into: dInput)
+        let dCLS = try allocate(b * h)
+        try linearBackward("pooler.dense", x: pass.clsHidden, dY: dInput, dx: dCLS, batch: b, tokens: 1,
+                           inFeatures: h, outFeatures: h, sink: sink)
+        let dOutput = try allocate(pass.encoder.batch.rows * h)
+        try backend.scatterAddRows(dCLS, index: pass.clsRows, into: dOutput, rows: b, width: h, skip: -1)
+        try encoderBackward(pass.encoder, dOutput: dOutput, sink: sink)
+    }
+}

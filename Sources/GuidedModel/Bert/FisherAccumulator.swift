@@ -1,0 +1,124 @@
+import GuidedCompute
+
+/// A `GradientSink` that adds each sample's **squared** gradient to a Fisher buffer with the
+/// model's parameter layout: after a backward with `LossReduction.perSampleMean`, the buffer has
+/// grown by `Σₙ (∇Lₙ)∘²` over the batch's samples (../shared/DESIGN.md, "Per-sample gradient squaring").
+/// Divide by the number of samples at the end for the empirical Fisher.
+///
+/// The tied MLM decoder is the one subtle case: a sample's word-embedding gradient is the decoder's
+/// dense part `dLogitsₙᵀ hₙ` *plus* the rows its tokens looked up, and the square must be of the
+/// sum. The decoder call is held until the word-embedding lookup's, and both are added per sample
+/// in scratch before squaring.
+public final class FisherAccumulator: GradientSink {
+    public let backend: Backend
+    public let layout: ParameterLayout
+    public let fisher: Tensor
+    /// Upper bound on the scratch the per-sample [out, in] gradients may use, in elements;
+    /// batches are processed in chunks of as many samples as fit (at least one).
+    public let scratchLimit: Int
+    private var scratch: Tensor?
+    private var layerNormScratch: [Int: (Tensor, Tensor)] = [:]
+    private var heldDecoder: (bias: ParameterSlot, x: Tensor, dY: Tensor, tokens: Int)?
+    private let tiedTable: String
+
+    public init(backend: Backend, layout: ParameterLayout, scratchLimit: Int = 1 << 26,
+                tiedTable: String = "embeddings.word_embeddings.weight") throws {
+        self.backend = backend
+        self.layout = layout
+        self.scratchLimit = scratchLimit
+        self.tiedTable = tiedTable
+        fisher = try backend.allocate(layout.totalCount)
+    }
+
+    private func scratch(atLeast count: Int) throws -> Tensor {
+        if let scratch, scratch.count >= count { return scratch }
+        let fresh = try backend.allocate(count)
+        scratch = fresh
+        return fresh
+    }
+
+    /// Scratch for `samples` per-sample gradients of `perSample` elements, within the limit.
+    private func chunkScratch(samples: Int, perSample: Int, extra: Int = 0) throws -> Tensor {
+        let fit = max(1, min(samples, scratchLimit / max(1, perSample)))
+        return try scratch(atLeast: max(fit * perSample, extra))
+    }
+
+    public func linear(weight: ParameterSlot, bias: ParameterSlot, x: Tensor, dY: Tensor,
+                       batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
+        if weight.name == tiedTable {
+            heldDecoder = (bias, x, dY, tokens)
+            return
+        }
+        let buffer = try chunkScratch(samples: batch, perSample: outFeatures * inFeatures, extra: batch * outFeatures)
+        try backend.accumulateLinearFisher(dY: dY, x: x, batch: batch, tokens: tokens, inFeatures: inFeatures,
+                                           outFeatures: outFeatures, fisherWeight: fisher.slice(weight),
+                                           fisherBias: fisher.slice(bias), scratch: buffer)
+    }
+
+    public func layerNormTargets(gamma: ParameterSlot, beta: ParameterSlot) throws -> (dGamma: Tensor, dBeta: Tensor) {
+        // The batch gradients of γ and β are not needed: they land in scratch that is never read.
+        let width = gamma.count
+        if let pair = layerNormScratch[width] { return pair }
+        let pair = (try backend.allocate(width), try backend.allocate(width))
+        layerNormScratch[width] = pair
+        return pair
+    }
+
+    public func layerNorm(gamma: ParameterSlot, beta: ParameterSlot, dY: Tensor, x: Tensor, mean: Tensor, rstd: Tensor,
+                          batch: Int, tokens: Int, width: Int) throws {
+        try backend.accumulateLayerNormFisher(dY: dY, x: x, mean: mean, rstd: rstd, batch: batch, tokens: tokens,
+                                              width: width, fisherGamma: fisher.slice(gamma), fisherBeta: fisher.slice(beta),
+                                              scratch: scratch(atLeast: batch * width))
+    }
+
+    public func embedding(table: ParameterSlot, ids: [Int32], dOut: Tensor, batch: Int, tokens: Int,
+                          excludedRow: Int32?) throws {
+        let width = table.shape[1]
+        if table.name == tiedTable, let decoder = heldDecoder {
+            heldDecoder = nil
+            try tiedEmbedding(table: table, decoder: decoder, ids: ids, dOut: dOut, batch: batch, tokens: tokens,
+                              excludedRow: excludedRow)
+            return
+        }
+        let slots = EmbeddingSlots(ids: ids, valid: Array(repeating: true, count: ids.count), batch: batch,
+                                   tokens: tokens, excludedRow: excludedRow)
+        try backend.accumulateEmbeddingFisher(dOut: dOut, slots: slots.upload(to: backend), width: width,
+                                              fisher: fisher.slice(table), scratch: scratch(atLeast: max(1, slots.slotCount) * width))
+    }
+
+    /// Per sample: `G = dLogitsₙᵀ hₙ` (the decoder, [V, H]) plus the rows its tokens looked up,
+    /// squared and added; the decoder bias as an ordinary per-sample bias.
+    private func tiedEmbedding(table: ParameterSlot, decoder: (bias: ParameterSlot, x: Tensor, dY: Tensor, tokens: Int),
+                               ids: [Int32], dOut: Tensor, batch: Int, tokens: Int, excludedRow: Int32?) throws {
+        let vocabulary = table.shape[0], width = table.shape[1], perSample = vocabulary * width
+        let buffer = try chunkScratch(samples: batch, perSample: perSample, extra: batch * vocabulary)
+        let chunk = max(1, min(batch, buffer.count / perSample))
+        let m = decoder.tokens
+        var start = 0
+        while start < batch {
+            let n = min(chunk, batch - start)
+            try backend.gemmStridedBatched(transposeA: true, transposeB: false, m: vocabulary, n: width, k: m, alpha: 1,
+                                           a: decoder.dY.slice(start * m * vocabulary, n * m * vocabulary),
+                                           lda: vocabulary, strideA: m * vocabulary,
+                                           b: decoder.x.slice(start * m * width, n * m * width), ldb: width, strideB: m * width,
+                                           beta: 0, c: buffer, ldc: width, strideC: perSample, batch: n)
+            // The lookup rows of these samples, into each sample's own [V, H] block.
+            var index = [Int32](repeating: -1, count: n * tokens)
+            for s in 0..<n {
+                for t in 0..<tokens {
+                    let id = ids[(start + s) * tokens + t]
+                    if id != excludedRow { index[s * tokens + t] = Int32(s * vocabulary) + id }
+                }
+            }
+            let indexTensor = try backend.allocate(index.count)
+            try backend.upload(index, to: indexTensor)
+            try backend.scatterAddRows(dOut.slice(start * tokens * width, n * tokens * width), index: indexTensor,
+                                       into: buffer.slice(0, n * perSample), rows: n * tokens, width: width, skip: -1)
+            try backend.accumulateSquaredSum(buffer, into: fisher.slice(table), batch: n, width: perSample)
+            start += n
+        }
+        let sums = buffer.slice(0, batch * vocabulary)
+        try backend.sumOverTokens(decoder.dY, into: sums, batch: batch, tokens: m, width: vocabulary)
+        try backend.accumulateSquaredSum(sums, into: fisher.slice(decoder.bias), batch: batch, width: vocabulary)
+    }
+}

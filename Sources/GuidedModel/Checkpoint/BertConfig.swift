@@ -1,0 +1,340 @@
+import Foundation
+
+/// A BERT model's `config.json`, as `transformers.BertConfig` reads it: absent fields take
+/// `BertConfig`'s defaults, and values the model code here cannot honour are errors that name the
+/// file, the field and the value (`config.json: "num_attention_heads" must be a positive integer,
+/// got "x"`) rather than silently wrong models.
+///
+/// The original file is kept (`json`) so that a fine-tuned model can be saved with every field it
+/// came with, unknown ones included (`jsonData(updating:)`).
+///
+/// Equality compares the parsed fields below, not `json`: two files that differ only in fields
+/// this type does not read, or in formatting, are equal.
+public struct BertConfig: Sendable, Equatable {
+    /// Activations accepted for `hidden_act`, those the model has kernels for: erf GELU (`gelu`) and
+    /// the tanh approximation (`gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`: the same function).
+    public static let supportedHiddenActs = ["gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast"]
+    /// Values accepted for `problem_type` (besides absent / null).
+    public static let problemTypes = ["regression", "single_label_classification", "multi_label_classification"]
+
+    public let vocabSize: Int
+    public let hiddenSize: Int
+    public let numHiddenLayers: Int
+    public let numAttentionHeads: Int
+    public let intermediateSize: Int
+    public let hiddenAct: String
+    public let hiddenDropoutProb: Double
+    public let attentionProbsDropoutProb: Double
+    public let maxPositionEmbeddings: Int
+    public let typeVocabSize: Int
+    public let initializerRange: Double
+    public let layerNormEps: Double
+    public let padTokenId: Int
+    /// Dropout before the classifier; nil means "use `hiddenDropoutProb`", as in transformers.
+    public let classifierDropout: Double?
+    /// `id2label.count` when the file has `id2label`, else `num_labels`, else 2.
+    public let numLabels: Int
+    /// Keys are exactly `0..<numLabels`; `LABEL_i` when the file has none (as transformers).
+    public let id2label: [Int: String]
+    /// As in the file; the inverse of `id2label` when absent.
+    public let label2id: [String: Int]
+    public let problemType: String?
+    public let modelType: String
+    public let architectures: [String]?
+    /// Always "absolute" (other position embeddings are rejected).
+    public let positionEmbeddingType: String
+    /// Whether the MLM decoder shares the word-embedding matrix (transformers' default: true).
+    public let tieWordEmbeddings: Bool
+    /// The file as read (UTF-8 JSON), for `jsonData(updating:)`.
+    public let json: Data
+    /// The file's path (or the name given to `init(data:path:)`), used in error messages.
+    public let path: String
+
+    /// Reads and validates `config.json` at `url`.
+    public init(contentsOf url: URL) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            if !FileManager.default.fileExists(atPath: url.path) {
+                throw ModelError("\(url.path): no such file")
+            }
+            throw ModelError("\(url.path): cannot read the file: \(error.localizedDescription)")
+        }
+        try self.init(data: data, path: url.path)
+    }
+
+    /// Parses and validates config JSON; `path` names it in error messages.
+    public init(data: Data, path: String = "config.json") throws {
+        self.path = path
+        self.json = data
+        let root: StrictJSON.Value
+        do {
+            root = try StrictJSON.parse([UInt8](data))
+        } catch {
+            throw ModelError("\(path): not valid JSON: \(error.message) at byte \(error.offset)")
+        }
+        guard case .object = root else {
+            throw ModelError("\(path): expected a JSON object, got \(root.kindDescription)")
+        }
+        let reader = ConfigReader(path: path, root: root)
+
+        modelType = try reader.string("model_type", default: "bert")
+        guard modelType == "bert" else {
+            throw ModelError("\(path): \"model_type\" is \"\(modelType)\"; only BERT checkpoints (\"bert\") are supported")
+        }
+        vocabSize = try reader.positiveInt("vocab_size", default: 30522)
+        hiddenSize = try reader.positiveInt("hidden_size", default: 768)
+        numHiddenLayers = try reader.positiveInt("num_hidden_layers", default: 12)
+        numAttentionHeads = try reader.positiveInt("num_attention_heads", default: 12)
+        guard hiddenSize % numAttentionHeads == 0 else {
+            throw ModelError("\(path): \"hidden_size\" (\(hiddenSize)) must be a multiple of "
+                + "\"num_attention_heads\" (\(numAttentionHeads))")
+        }
+        intermediateSize = try reader.positiveInt("intermediate_size", default: 3072)
+        hiddenAct = try reader.string("hidden_act", default: "gelu")
+        guard Self.supportedHiddenActs.contains(hiddenAct) else {
+            throw ModelError("\(path): \"hidden_act\" is \"\(hiddenAct)\"; supported: "
+                + Self.supportedHiddenActs.joined(separator: ", "))
+        }
+        hiddenDropoutProb = try reader.probability("hidden_dropout_prob", default: 0.1)
+        attentionProbsDropoutProb = try reader.probability("attention_probs_dropout_prob", default: 0.1)
+        maxPositionEmbeddings = try reader.positiveInt("max_position_embeddings", default: 512)
+        typeVocabSize = try reader.positiveInt("type_vocab_size", default: 2)
+        initializerRange = try reader.double("initializer_range", default: 0.02, requirement: "a non-negative number") { $0 >= 0 }
+        layerNormEps = try reader.double("layer_norm_eps", default: 1e-12, requirement: "a positive number") { $0 > 0 }
+        let vocabularySize = vocabSize
+        padTokenId = try reader.int("pad_token_id", default: 0, requirement: "an integer in 0..<vocab_size (\(vocabSize))") {
+            $0 >= 0 && $0 < vocabularySize
+        }
+        if reader.isNullOrAbsent("classifier_dropout") {
+            classifierDropout = nil
+        } else {
+            classifierDropout = try reader.probability("classifier_dropout", default: 0)
+        }
+        positionEmbeddingType = try reader.string("position_embedding_type", default: "absolute")
+        guard positionEmbeddingType == "absolute" else {
+            throw ModelError("\(path): \"position_embedding_type\" is \"\(positionEmbeddingType)\"; "
+                + "only \"absolute\" is supported")
+        }
+        tieWordEmbeddings = try reader.bool("tie_word_embeddings", default: true)
+
+        if reader.isNullOrAbsent("problem_type") {
+            problemType = nil
+        } else {
+            let value = try reader.string("problem_type", default: "")
+            guard Self.problemTypes.contains(value) else {
+                throw ModelError("\(path): \"problem_type\" is \"\(value)\"; expected one of "
+                    + Self.problemTypes.joined(separator: ", ") + " or null")
+            }
+            problemType = value
+        }
+
+        if reader.isNullOrAbsent("architectures") {
+            architectures = nil
+        } else {
+            architectures = try reader.stringArray("architectures")
+        }
+
+        let parsedID2Label = try reader.id2label()
+        var declaredNumLabels: Int?
+        if !reader.isNullOrAbsent("num_labels") {
+            declaredNumLabels = try reader.positiveInt("num_labels", default: 2)
+        }
+        if let parsedID2Label {
+            id2label = parsedID2Label
+            numLabels = parsedID2Label.count
+        } else {
+            numLabels = declaredNumLabels ?? 2
+            id2label = Dictionary(uniqueKeysWithValues: (0..<numLabels).map { ($0, "LABEL_\($0)") })
+        }
+        if let parsedLabel2ID = try reader.label2id() {
+            label2id = parsedLabel2ID
+        } else {
+            label2id = Dictionary(id2label.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    /// Size of one attention head (`hiddenSize / numAttentionHeads`).
+    public var headSize: Int { hiddenSize / numAttentionHeads }
+
+    /// The dropout before the classifier: `classifierDropout`, or `hiddenDropoutProb` when nil.
+    public var effectiveClassifierDropout: Double { classifierDropout ?? hiddenDropoutProb }
+
+    /// The original file with `updates` applied (top-level keys replaced or added), as pretty-printed
+    /// JSON with sorted keys, two-space indent and a final newline — the format transformers'
+    /// `save_pretrained` writes. Fields not updated keep their original values exactly (numbers keep
+    /// their literal text). Update values may be String, Bool, integers, finite Float/Double,
+    /// NSNumber, NSNull, nil optionals, arrays and dictionaries (String or Int keys) of these.
+    public func jsonData(updating updates: [String: Any] = [:]) throws -> Data {
+        guard case var .object(members) = try StrictJSON.parse([UInt8](json)) else {
+            throw ModelError("\(path): expected a JSON object")  // Unreachable: validated in init.
+        }
+        for (key, value) in updates {
+            let converted = try Self.jsonValue(value, key: key, path: path)
+            if let index = members.firstIndex(where: { $0.key == key }) {
+                members[index].value = converted
+            } else {
+                members.append((key: key, value: converted))
+            }
+        }
+        var bytes = StrictJSON.serialize(.object(members), pretty: true, sortKeys: true)
+        bytes.append(0x0A)
+        return Data(bytes)
+    }
+
+    public static func == (lhs: BertConfig, rhs: BertConfig) -> Bool {
+        lhs.vocabSize == rhs.vocabSize && lhs.hiddenSize == rhs.hiddenSize
+            && lhs.numHiddenLayers == rhs.numHiddenLayers && lhs.numAttentionHeads == rhs.numAttentionHeads
+            && lhs.intermediateSize == rhs.intermediateSize && lhs.hiddenAct == rhs.hiddenAct
+            && lhs.hiddenDropoutProb == rhs.hiddenDropoutProb
+            && lhs.attentionProbsDropoutProb == rhs.attentionProbsDropoutProb
+            && lhs.maxPositionEmbeddings == rhs.maxPositionEmbeddings && lhs.typeVocabSize == rhs.typeVocabSize
+            && lhs.initializerRange == rhs.initializerRange && lhs.layerNormEps == rhs.layerNormEps
+            && lhs.padTokenId == rhs.padTokenId && lhs.classifierDropout == rhs.classifierDropout
+            && lhs.numLabels == rhs.numLabels && lhs.id2label == rhs.id2label && lhs.label2id == rhs.label2id
+            && lhs.problemType == rhs.problemType && lhs.modelType == rhs.modelType
+            && lhs.architectures == rhs.architectures && lhs.positionEmbeddingType == rhs.positionEmbeddingType
+            && lhs.tieWordEmbeddings == rhs.tieWordEmbeddings
+    }
+
+    /// Converts a Swift / Foundation value to JSON for `jsonData(updating:)`.
+    static func jsonValue(_ value: Any, key: String, path: String) throws -> StrictJSON.Value {
+        func fail(_ why: String) -> ModelError {
+            ModelError("\(path): cannot write \"\(key)\": \(why)")
+        }
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let wrapped = mirror.children.first?.value else { return .null }
+            return try jsonValue(wrapped, key: key, path: path)
+        }
+        switch value {
+        case is NSNull: return .null
+        case let flag as Bool: return .bool(flag)
+        case let text as String: return .string(text)
+        case let number as Int: return .number(String(number))
+        case let number as Int64: return .number(String(number))
+        case let number as Int32: return .number(String(number))
+        case let number as UInt: return .number(String(number))
+        case let number as UInt64: return .number(String(number))
+        case let number as UInt32: return .number(String(number))
+        case let number as Double:
+            guard number.isFinite else { throw fail("\(number) is not a finite number") }
+            return .number(number.description)
+        case let number as Float:
+            guard number.isFinite else { throw fail("\(number) is not a finite number") }
+            return .number(number.description)
+        case let number as NSNumber:
+            let double = number.doubleValue
+            guard double.isFinite else { throw fail("\(number) is not a finite number") }
+            if let integer = Int64(exactly: double), String(integer) == number.stringValue {
+                return .number(String(integer))
+            }
+            return .number(double.description)
+        case let array as [Any]:
+            return .array(try array.map { try jsonValue($0, key: key, path: path) })
+        case let dictionary as [AnyHashable: Any]:
+            var members: [(key: String, value: StrictJSON.Value)] = []
+            for (itemKey, itemValue) in dictionary {
+                let name: String
+                switch itemKey.base {
+                case let text as String: name = text
+                case let number as Int: name = String(number)
+                default: throw fail("dictionary key \(itemKey) is not a String or Int")
+                }
+                members.append((key: name, value: try jsonValue(itemValue, key: key, path: path)))
+            }
+            return .object(members)
+        default:
+            throw fail("values of type \(type(of: value)) cannot be written as JSON")
+        }
+    }
+}
+
+/// Typed access to a config object's fields, with errors in one format.
+private struct ConfigReader {
+    let path: String
+    let root: StrictJSON.Value
+
+    func isNullOrAbsent(_ key: String) -> Bool {
+        guard let value = root[key] else { return true }
+        return value == .null
+    }
+
+    func fail(_ key: String, _ requirement: String, _ value: StrictJSON.Value) -> ModelError {
+        ModelError("\(path): \"\(key)\" must be \(requirement), got \(value.excerpt())")
+    }
+
+    func int(_ key: String, default fallback: Int, requirement: String, _ isValid: (Int) -> Bool) throws -> Int {
+        guard let value = root[key] else { return fallback }
+        guard let integer = value.intValue, isValid(integer) else { throw fail(key, requirement, value) }
+        return integer
+    }
+
+    func positiveInt(_ key: String, default fallback: Int) throws -> Int {
+        try int(key, default: fallback, requirement: "a positive integer") { $0 > 0 }
+    }
+
+    func double(_ key: String, default fallback: Double, requirement: String, _ isValid: (Double) -> Bool) throws -> Double {
+        guard let value = root[key] else { return fallback }
+        guard let number = value.doubleValue, isValid(number) else { throw fail(key, requirement, value) }
+        return number
+    }
+
+    func probability(_ key: String, default fallback: Double) throws -> Double {
+        try double(key, default: fallback, requirement: "a probability in [0, 1)") { $0 >= 0 && $0 < 1 }
+    }
+
+    func string(_ key: String, default fallback: String) throws -> String {
+        guard let value = root[key] else { return fallback }
+        guard case let .string(text) = value else { throw fail(key, "a string", value) }
+        return text
+    }
+
+    func bool(_ key: String, default fallback: Bool) throws -> Bool {
+        guard let value = root[key] else { return fallback }
+        guard case let .bool(flag) = value else { throw fail(key, "true or false", value) }
+        return flag
+    }
+
+    func stringArray(_ key: String) throws -> [String] {
+        let value = root[key] ?? .null
+        guard case let .array(items) = value else { throw fail(key, "an array of strings", value) }
+        return try items.map { item in
+            guard case let .string(text) = item else { throw fail(key, "an array of strings", value) }
+            return text
+        }
+    }
+
+    /// `id2label` as `[Int: String]`, nil when absent or null. Keys must be exactly "0", "1", ….
+    func id2label() throws -> [Int: String]? {
+        guard let value = root["id2label"], value != .null else { return nil }
+        let requirement = "an object mapping \"0\", \"1\", … to label names"
+        guard case let .object(members) = value, !members.isEmpty else { throw fail("id2label", requirement, value) }
+        var result: [Int: String] = [:]
+        for (key, item) in members {
+            guard let id = Int(key), id >= 0, String(id) == key, case let .string(label) = item else {
+                throw fail("id2label", requirement, value)
+            }
+            result[id] = label
+        }
+        guard Set(result.keys) == Set(0..<members.count) else {
+            throw ModelError("\(path): \"id2label\" keys must be 0 to \(members.count - 1) with none missing, got "
+                + result.keys.sorted().map(String.init).joined(separator: ", "))
+        }
+        return result
+    }
+
+    /// `label2id` as `[String: Int]`, nil when absent or null.
+    func label2id() throws -> [String: Int]? {
+        guard let value = root["label2id"], value != .null else { return nil }
+        let requirement = "an object mapping label names to integer ids"
+        guard case let .object(members) = value else { throw fail("label2id", requirement, value) }
+        var result: [String: Int] = [:]
+        for (key, item) in members {
+            guard let id = item.intValue else { throw fail("label2id", requirement, value) }
+            result[key] = id
+        }
+        return result
+    }
+}
