@@ -66,6 +66,10 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     let pool = HostPool(limitBytes: 4 << 30)
 
     public init() {
+        // One thread pool, not two: OpenBLAS's own threads spin-wait (sched_yield) while our
+        // parallel loops run, and on few cores the two pools fight. Each sgemm call is single
+        // threaded and `gemmStridedBatched` splits the work across cores itself.
+        openblas_set_num_threads(1)
         name = "cpu (\(ProcessInfo.processInfo.activeProcessorCount) threads, OpenBLAS sgemm)"
     }
 
@@ -119,12 +123,25 @@ public final class CPUBackend: Backend, @unchecked Sendable {
                                    beta: Float, c: Tensor, ldc: Int, strideC: Int, batch: Int) throws {
         guard m > 0, n > 0, batch > 0 else { return }
         let pa = floats(a), pb = floats(b), pc = floats(c)
-        for i in 0..<batch {
-            cblas_sgemm(CblasRowMajor,
-                        transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n), Int32(k), alpha,
-                        pa + i * strideA, Int32(lda), pb + i * strideB, Int32(ldb),
-                        beta, pc + i * strideC, Int32(ldc))
+        let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
+        /// Rows `rows` of C for matrix `i`: op(A)'s rows start `r` rows (or, transposed, columns) in.
+        func block(_ i: Int, _ rows: Range<Int>) {
+            let aStart = pa + i * strideA + (transposeA ? rows.lowerBound : rows.lowerBound * lda)
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows.count), Int32(n), Int32(k), alpha,
+                        aStart, Int32(lda), pb + i * strideB, Int32(ldb),
+                        beta, pc + i * strideC + rows.lowerBound * ldc, Int32(ldc))
+        }
+        let work = batch * m * n * max(k, 1)
+        if batch >= ProcessInfo.processInfo.activeProcessorCount {
+            parallelChunks(batch, work: work) { range in for i in range { block(i, 0..<m) } }
+        } else {
+            for i in 0..<batch {
+                // Split C's rows in blocks of at least 16 so each call stays efficient.
+                let blocks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, m / 16))
+                parallelChunks(blocks, work: blocks > 1 ? work : 0) { range in
+                    for j in range { block(i, (j * m / blocks)..<((j + 1) * m / blocks)) }
+                }
+            }
         }
     }
 

@@ -25,13 +25,15 @@ extension CPUBackend {
                     for j in 0..<keys { out[j] = 0 }
                     continue
                 }
+                // expf on each element, the sum in Double.
                 var total = 0.0
                 for j in 0..<keys {
-                    let e = Foundation.exp(Double(out[j] - maxValue))
-                    out[j] = Float(e)
-                    total += e
+                    let e = expf(out[j] - maxValue)
+                    out[j] = e
+                    total += Double(e)
                 }
-                for j in 0..<keys { out[j] = Float(Double(out[j]) / total) }
+                let inverse = Float(1 / total)
+                for j in 0..<keys { out[j] *= inverse }
             }
         }
     }
