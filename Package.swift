@@ -4,7 +4,9 @@ import PackageDescription
 // Layers, each depending only on the ones below it (see ../shared/DESIGN.md, "Layout"):
 //   C shims (COpenCL, CCLBlast, CBLAS) → GuidedKernels (the .cl sources as resources)
 //   → GuidedCompute (Backend protocol, CPU and OpenCL backends)
-//   → GuidedModel (safetensors, checkpoints, tokenizer, BERT) → guided (the CLI).
+//   → GuidedModel (safetensors, checkpoints, tokenizer, BERT)
+//   → GuidedMethod (Fisher estimation and analyses, schedules) and GuidedTraining (GLUE, metrics)
+//   → guided (the CLI).
 let package = Package(
     name: "guided",
     platforms: [.macOS(.v13)],
@@ -12,6 +14,8 @@ let package = Package(
         .executable(name: "guided", targets: ["guided"]),
         .library(name: "GuidedCompute", targets: ["GuidedCompute"]),
         .library(name: "GuidedModel", targets: ["GuidedModel"]),
+        .library(name: "GuidedMethod", targets: ["GuidedMethod"]),
+        .library(name: "GuidedTraining", targets: ["GuidedTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,11 +38,21 @@ let package = Package(
             name: "GuidedModel",
             dependencies: ["GuidedCompute"]
         ),
+        .target(
+            name: "GuidedMethod",
+            dependencies: ["GuidedCompute", "GuidedModel"]
+        ),
+        .target(
+            name: "GuidedTraining",
+            dependencies: ["GuidedCompute", "GuidedModel"]
+        ),
         .executableTarget(
             name: "guided",
             dependencies: [
                 "GuidedCompute",
                 "GuidedModel",
+                "GuidedMethod",
+                "GuidedTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -50,6 +64,16 @@ let package = Package(
         .testTarget(
             name: "GuidedModelTests",
             dependencies: ["GuidedModel", "GuidedCompute"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "GuidedMethodTests",
+            dependencies: ["GuidedMethod", "GuidedModel", "GuidedCompute"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "GuidedTrainingTests",
+            dependencies: ["GuidedTraining", "GuidedModel", "GuidedCompute"],
             resources: [.copy("Fixtures")]
         ),
     ]
