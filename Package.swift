@@ -20,6 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
@@ -40,7 +41,7 @@ let package = Package(
         ),
         .target(
             name: "GuidedMethod",
-            dependencies: ["GuidedCompute", "GuidedModel"]
+            dependencies: ["GuidedCompute", "GuidedModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "GuidedTraining",

@@ -138,7 +138,8 @@ public struct BertArchitecture: Sendable {
         isHeadParameter(slot.name) ? slot.name : head.encoderPrefix + slot.name
     }
 
-    func isHeadParameter(_ name: String) -> Bool {
+    /// Head tensors (`cls.*`, `classifier.*`) keep their names in every checkpoint; encoder ones may carry `bert.`.
+    public func isHeadParameter(_ name: String) -> Bool {
         name.hasPrefix("cls.") || name.hasPrefix("classifier.")
     }
 

@@ -96,19 +96,15 @@ public enum BertCheckpoint {
                 updates["label2id"] = Dictionary(uniqueKeysWithValues: (0..<labels).map { ("LABEL_\($0)", $0) })
             }
         }
-        try writeAtomically(source.jsonData(updating: updates), to: folder.appendingPathComponent("config.json"))
+        try writeFileAtomically(source.jsonData(updating: updates), to: folder.appendingPathComponent("config.json"))
         if let tokenizerFrom {
             for name in ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"] {
                 let from = tokenizerFrom.appendingPathComponent(name)
                 guard fm.fileExists(atPath: from.path),
                       from.standardizedFileURL != folder.appendingPathComponent(name).standardizedFileURL else { continue }
-                try writeAtomically(Data(contentsOf: from), to: folder.appendingPathComponent(name))
+                try writeFileAtomically(Data(contentsOf: from), to: folder.appendingPathComponent(name))
             }
         }
-    }
-
-    static func writeAtomically(_ data: Data, to url: URL) throws {
-        try AtomicFileWriter.write(to: url) { sink in try data.withUnsafeBytes { try sink($0) } }
     }
 }
 

@@ -1,0 +1,186 @@
+import Crypto
+import Foundation
+import GuidedCompute
+import GuidedModel
+
+/// Everything that determines a Fisher run's result; a checkpoint resumes only into the same settings.
+public struct FisherSettings: Codable, Equatable, Sendable {
+    public var model: String
+    public var checkpointSHA256: String
+    public var inputs: [String]
+    public var seed: UInt64
+    public var fraction: Double
+    public var maxSamples: Int?
+    public var maxLength: Int
+    public var chunk: Bool
+    public var batchSize: Int
+    public var shardIndex: Int
+    public var shardCount: Int
+    public var objective: String = "mlm"
+
+    public init(model: String, checkpointSHA256: String, inputs: [String], seed: UInt64, fraction: Double,
+                maxSamples: Int?, maxLength: Int, chunk: Bool, batchSize: Int, shardIndex: Int, shardCount: Int) {
+        self.model = model
+        self.checkpointSHA256 = checkpointSHA256
+        self.inputs = inputs
+        self.seed = seed
+        self.fraction = fraction
+        self.maxSamples = maxSamples
+        self.maxLength = maxLength
+        self.chunk = chunk
+        self.batchSize = batchSize
+        self.shardIndex = shardIndex
+        self.shardCount = shardCount
+    }
+}
+
+/// Where an estimation stands, for progress reports.
+public struct FisherProgress: Sendable {
+    public let done: Int
+    public let total: Int
+    public let skipped: Int
+    public let lastLoss: Float?
+}
+
+/// The empirical Fisher of a masked-LM BERT: the mean over samples of each sample's squared
+/// gradient, where a sample's loss is the mean cross-entropy over its own predicted tokens.
+///
+/// Samples are processed `batchSize` at a time in a fixed order (batch k holds samples
+/// `[k·B, (k+1)·B)` of this shard), gradients squared per sample by `FisherAccumulator`. Every
+/// `checkpointEvery` samples and on interruption the running sums are written to `checkpoint`
+/// atomically; `resume` continues from there and gives the same file an uninterrupted run writes.
+public final class FisherEstimator {
+    public let model: BertModel
+    public let settings: FisherSettings
+    public let samples: [MaskedSample]
+    public let checkpoint: URL
+    public var checkpointEvery: Int = 1000
+    public var scratchLimit: Int = 1 << 26
+
+    /// Samples of this shard already processed (restored by `resume`).
+    public private(set) var position = 0
+    private(set) var counted = 0
+    private(set) var skipped = 0
+    private let accumulator: FisherAccumulator
+
+    public init(model: BertModel, settings: FisherSettings, samples: [MaskedSample], checkpoint: URL) throws {
+        guard model.architecture.head == .maskedLM else { throw ModelError("the Fisher objective needs a masked-LM head") }
+        guard !samples.isEmpty else { throw ModelError("no samples to estimate the Fisher from") }
+        self.model = model
+        self.settings = settings
+        self.samples = samples
+        self.checkpoint = checkpoint
+        accumulator = try FisherAccumulator(backend: model.backend, layout: model.layout)
+    }
+
+    /// Restores the running sums from `checkpoint`; an error if it belongs to other settings.
+    public func resume() throws {
+        let file = try SafeTensorsFile(contentsOf: checkpoint)
+        guard let json = file.metadata["settings"],
+              let saved = try? JSONDecoder().decode(FisherSettings.self, from: Data(json.utf8)) else {
+            throw ModelError("\(checkpoint.path): not a guided fisher checkpoint")
+        }
+        guard saved == settings else {
+            throw ModelError("\(checkpoint.path) was written with other settings (\(json)); rerun without --resume or with the same flags")
+        }
+        guard let p = Int(file.metadata["position"] ?? ""), let c = Int(file.metadata["samples"] ?? ""),
+              let s = Int(file.metadata["skipped"] ?? ""), p <= samples.count else {
+            throw ModelError("\(checkpoint.path): damaged checkpoint metadata")
+        }
+        let sums = try file.floats("fisher_sums")
+        guard sums.count == model.layout.totalCount else { throw ModelError("\(checkpoint.path): sums do not fit the model") }
+        try model.backend.upload(sums, to: accumulator.fisher)
+        (position, counted, skipped) = (p, c, s)
+    }
+
+    /// Runs to the end or until `shouldStop` says so (then checkpoints and returns false).
+    public func run(progress: (FisherProgress) -> Void, shouldStop: () -> Bool) throws -> Bool {
+        var sinceCheckpoint = 0
+        while position < samples.count {
+            if shouldStop() {
+                try writeCheckpoint()
+                return false
+            }
+            let end = min(position + settings.batchSize, samples.count)
+            let loss = try step(Array(samples[position..<end]))
+            sinceCheckpoint += end - position
+            position = end
+            progress(FisherProgress(done: position, total: samples.count, skipped: skipped, lastLoss: loss))
+            if sinceCheckpoint >= checkpointEvery && position < samples.count {
+                try writeCheckpoint()
+                sinceCheckpoint = 0
+            }
+        }
+        return true
+    }
+
+    private func step(_ batch: [MaskedSample]) throws -> Float? {
+        let tokens = batch.map(\.inputIds.count).max() ?? 1
+        func padded(_ rows: [[Int32]], _ value: Int32) -> [Int32] {
+            rows.flatMap { $0 + Array(repeating: value, count: tokens - $0.count) }
+        }
+        let tokenBatch = TokenBatch(batch: batch.count, tokens: tokens,
+                                    inputIds: padded(batch.map(\.inputIds), Int32(model.config.padTokenId)),
+                                    tokenTypeIds: padded(batch.map(\.tokenTypeIds), 0),
+                                    attentionMask: padded(batch.map(\.attentionMask), 0))
+        let pass = try model.maskedLM(tokenBatch, labels: padded(batch.map(\.labels), -100), regularization: nil,
+                                      reduction: .perSampleMean)
+        let used = pass.sampleLosses.compactMap { $0 }.count
+        skipped += batch.count - used
+        counted += used
+        if used > 0 { try model.maskedLMBackward(pass, sink: accumulator) }
+        if try model.backend.countNonFinite(accumulator.fisher) > 0 {
+            throw ModelError("the Fisher sums became NaN or Inf at samples \(position)..<\(position + batch.count)")
+        }
+        return used > 0 ? pass.loss : nil
+    }
+
+    /// Writes the running sums and position atomically.
+    public func writeCheckpoint() throws {
+        let sums = try model.backend.download(accumulator.fisher)
+        try SafeTensorsWriter.write([("fisher_sums", [sums.count], sums)], metadata: [
+            "settings": String(decoding: try JSONEncoder().encode(settings), as: UTF8.self),
+            "position": String(position), "samples": String(counted), "skipped": String(skipped),
+        ], to: checkpoint)
+    }
+
+    /// The Fisher file: the mean over counted samples, one tensor per parameter under the names the
+    /// checkpoint uses (`prefixed`: whether its encoder names carry `bert.`).
+    public func writeResult(to url: URL, prefixed: Bool) throws {
+        guard counted > 0 else {
+            throw ModelError("no sample had a predicted token (\(skipped) skipped): nothing to average; use longer texts or more samples")
+        }
+        let sums = try model.backend.download(accumulator.fisher)
+        let scale = 1 / Float(counted)
+        let a = model.architecture
+        var tensors: [SafeTensorsWriter.Tensor] = []
+        for slot in a.layout.slots {
+            let name = a.isHeadParameter(slot.name) || !prefixed ? slot.name : "bert." + slot.name
+            tensors.append((name, slot.shape, sums[slot.offset..<(slot.offset + slot.count)].map { $0 * scale }))
+        }
+        var metadata: [String: String] = [
+            "samples": String(counted), "skipped": String(skipped), "seed": String(settings.seed),
+            "fraction": String(settings.fraction), "max_length": String(settings.maxLength), "objective": settings.objective,
+            "model": settings.model, "checkpoint_sha256": settings.checkpointSHA256,
+            "inputs": settings.inputs.joined(separator: ","), "chunk": String(settings.chunk),
+            "shard": "\(settings.shardIndex)/\(settings.shardCount)", "generator": "guided fisher",
+        ]
+        if let m = settings.maxSamples { metadata["max_samples"] = String(m) }
+        try SafeTensorsWriter.write(tensors, metadata: metadata, to: url)
+    }
+
+    public var samplesCounted: Int { counted }
+    public var samplesSkipped: Int { skipped }
+}
+
+/// The SHA-256 of a file, hex, read in 16 MiB pieces (what `sha256sum` prints).
+public func fileSHA256(_ file: URL) throws -> String {
+    let handle: FileHandle
+    do { handle = try FileHandle(forReadingFrom: file) } catch {
+        throw ModelError("\(file.path): cannot read (\(error.localizedDescription))")
+    }
+    defer { try? handle.close() }
+    var hasher = SHA256()
+    while let chunk = try handle.read(upToCount: 1 << 24), !chunk.isEmpty { hasher.update(data: chunk) }
+    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+}

@@ -1,0 +1,79 @@
+import Foundation
+import GuidedCompute
+import GuidedModel
+
+/// One MLM training sample in the Hugging Face collator's form: unpadded ids, segment ids, mask,
+/// and labels (the original id where a token is predicted, −100 elsewhere).
+public struct MaskedSample: Sendable, Equatable, Codable {
+    public var inputIds: [Int32]
+    public var tokenTypeIds: [Int32]
+    public var attentionMask: [Int32]
+    public var labels: [Int32]
+
+    public init(inputIds: [Int32], tokenTypeIds: [Int32], attentionMask: [Int32], labels: [Int32]) {
+        self.inputIds = inputIds
+        self.tokenTypeIds = tokenTypeIds
+        self.attentionMask = attentionMask
+        self.labels = labels
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case inputIds = "input_ids", tokenTypeIds = "token_type_ids", attentionMask = "attention_mask", labels
+    }
+
+    public var predicted: Int { labels.filter { $0 != -100 }.count }
+}
+
+/// `DataCollatorForLanguageModeling`'s masking with `mlm_probability` 0.15: each non-special token
+/// is selected with probability 0.15; a selected token becomes `[MASK]` with probability 0.8, a
+/// uniformly random token id with 0.1, and stays with 0.1.
+///
+/// The draws come from Philox keyed by the run's seed at counter (token position, sample index,
+/// 0, 2), so a sample's mask depends only on (seed, its global index): shards, resumed runs and
+/// batch sizes all draw exactly the masks of one uninterrupted run.
+public struct MLMMasker: Sendable {
+    public let probability: Double
+    public let seed: UInt64
+    public let maskId: Int32
+    public let vocabularySize: Int
+    public let specialIds: Set<Int32>
+
+    public init(tokenizer: BertTokenizer, seed: UInt64, probability: Double = 0.15) {
+        self.probability = probability
+        self.seed = seed
+        maskId = tokenizer.maskId
+        vocabularySize = tokenizer.vocabularySize
+        specialIds = tokenizer.specialIds
+    }
+
+    public func mask(_ encoding: Encoding, sampleIndex: Int) -> MaskedSample {
+        var ids = encoding.inputIds
+        var labels = [Int32](repeating: -100, count: ids.count)
+        let key = (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32))
+        for t in ids.indices where !specialIds.contains(ids[t]) && encoding.attentionMask[t] == 1 {
+            let w = Philox.block(counter: (UInt32(t), UInt32(truncatingIfNeeded: sampleIndex),
+                                           UInt32(truncatingIfNeeded: sampleIndex >> 32), 2), key: key)
+            guard unit(w.0) < probability else { continue }
+            labels[t] = ids[t]
+            let action = unit(w.1)
+            if action < 0.8 {
+                ids[t] = maskId
+            } else if action < 0.9 {
+                ids[t] = Int32(UInt64(w.2) * UInt64(vocabularySize) >> 32)
+            }
+        }
+        return MaskedSample(inputIds: ids, tokenTypeIds: encoding.tokenTypeIds, attentionMask: encoding.attentionMask,
+                            labels: labels)
+    }
+
+    private func unit(_ word: UInt32) -> Double { Double(word) / 4_294_967_296 }
+}
+
+extension Array where Element == MaskedSample {
+    /// Shard `index` of `count`: every `count`-th sample starting at `index`. Masks depend on the
+    /// global sample index, so the shards of a run together hold exactly its samples.
+    public func shard(_ index: Int, of count: Int) -> [MaskedSample] {
+        precondition(count >= 1 && index >= 0 && index < count, "shard \(index)/\(count)")
+        return self.indices.filter { $0 % count == index }.map { self[$0] }
+    }
+}

@@ -1,0 +1,264 @@
+import ArgumentParser
+import Foundation
+import GuidedCompute
+import GuidedMethod
+import GuidedModel
+import Logging
+
+struct Fisher: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Estimate the empirical Fisher information of a BERT (and merge, report, compare Fisher files).",
+        subcommands: [FisherEstimate.self, FisherMerge.self, FisherReportCommand.self, FisherCompareCommand.self],
+        defaultSubcommand: FisherEstimate.self)
+}
+
+struct FisherEstimate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "estimate",
+        abstract: "Estimate the empirical Fisher of a BERT's masked-LM objective on a corpus subsample.",
+        discussion: """
+            The Fisher is the mean over samples of each sample's squared gradient (not the square of a \
+            batch gradient), where a sample's loss is the mean masked-LM cross-entropy over its own \
+            predicted tokens. Masking is DataCollatorForLanguageModeling's (15%; 80% [MASK], 10% random, \
+            10% kept), drawn from --seed, so a run is reproducible. Samples without a predicted token are \
+            skipped and counted. The model runs in evaluation mode (no dropout).
+
+            Corpus (--corpus, several allowed): a plain text file with one document per line, a .jsonl \
+            file with a "text" field per line, or a folder of such files. Each document is one sample, \
+            truncated to --max-length tokens (as the paper's code does), or split into several with --chunk.
+
+            The result is a safetensors file with one F32 tensor per parameter, under the checkpoint's \
+            names, plus metadata (samples, skipped, seed, fraction, max length, objective, model, SHA-256 \
+            of the weights). Progress is checkpointed to OUTPUT.partial every --checkpoint-every samples \
+            and on Ctrl-C; --resume continues to the same result as an uninterrupted run.
+            """)
+
+    @Option(help: "A BERT checkpoint folder (config.json, model.safetensors, vocab.txt). A missing MLM head is initialised.")
+    var model: String
+
+    @Option(parsing: .singleValue, help: "Text to estimate on (repeatable): .txt (one document per line), .jsonl, or a folder.")
+    var corpus: [String] = []
+
+    @Option(help: "Read masked samples from a JSON Lines file written by --dump-inputs (or the HF collator) instead of a corpus.")
+    var inputs: String?
+
+    @Option(help: "The Fisher file to write (.safetensors).")
+    var output: String
+
+    @Option(help: "Fraction of the corpus's documents to use, chosen with --seed; in (0, 1].")
+    var fraction: Double = 1
+
+    @Option(help: "Use at most this many samples.")
+    var maxSamples: Int?
+
+    @Option(help: "Tokens per sample, [CLS] and [SEP] included.")
+    var maxLength = 128
+
+    @Flag(help: "Split long documents into several samples of --max-length instead of truncating.")
+    var chunk = false
+
+    @Option(help: "Seed for the subsample and the masks.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Samples per batch (the result does not depend on it, up to float rounding).")
+    var batchSize = 8
+
+    @Option(help: "Compute shard I of N (\"I/N\", 0-based): every N-th sample starting at I. Merge with `guided fisher merge`.")
+    var shard: String = "0/1"
+
+    @Option(help: "Write the exact masked samples used, one JSON object per line (the HF collator's form).")
+    var dumpInputs: String?
+
+    @Option(help: "Checkpoint the running sums every this many samples.")
+    var checkpointEvery = 1000
+
+    @Flag(help: "Continue from OUTPUT.partial if it exists (else start from the beginning).")
+    var resume = false
+
+    @Option(help: "Compute backend: auto (an OpenCL GPU if there is one, else cpu), cpu, or opencl.")
+    var backend: BackendChoiceArgument = .auto
+
+    @Option(help: "OpenCL device: an index from `guided devices`, or a substring of its name.")
+    var device: String?
+
+    @Flag(help: "Print a JSON summary on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard fraction > 0 && fraction <= 1 else { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
+        guard maxLength >= 3 else { throw ValidationError("--max-length must be at least 3") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
+        if let maxSamples, maxSamples < 1 { throw ValidationError("--max-samples must be at least 1") }
+        guard corpus.isEmpty != (inputs == nil) else { throw ValidationError("give either --corpus or --inputs") }
+        _ = try shardParts()
+    }
+
+    private func shardParts() throws -> (Int, Int) {
+        let parts = shard.split(separator: "/").compactMap { Int($0) }
+        guard parts.count == 2, parts[1] >= 1, parts[0] >= 0, parts[0] < parts[1] else {
+            throw ValidationError("--shard must be I/N with 0 ≤ I < N, got \(shard)")
+        }
+        return (parts[0], parts[1])
+    }
+
+    func run() throws {
+        let log = Logger(label: "guided.fisher")
+        let folder = URL(fileURLWithPath: model)
+        let outputURL = URL(fileURLWithPath: output)
+        let checkpointURL = URL(fileURLWithPath: output + ".partial")
+        let (shardIndex, shardCount) = try shardParts()
+
+        let selected = try backend.choice.make(device: device)
+        log.info("backend: \(selected.backend.name) (\(selected.reason))")
+        let (bert, report) = try BertCheckpoint.load(folder, head: .maskedLM, backend: selected.backend, seed: seed)
+        if !report.initialized.isEmpty {
+            let missing = report.initialized.joined(separator: ", ")
+            log.warning("the checkpoint has no \(missing): initialised as transformers does (normal, std \(bert.config.initializerRange)); the Fisher of those tensors describes a random head")
+        }
+        let tokenizer = try BertTokenizer(folder: folder)
+
+        // Samples in global order; the shard keeps every N-th.
+        var all: [MaskedSample]
+        if let inputs {
+            all = try readMaskedSamples(URL(fileURLWithPath: inputs))
+        } else {
+            let text = try Corpus(paths: corpus.map { URL(fileURLWithPath: $0) })
+            if text.repairedLines > 0 { log.warning("\(text.repairedLines) line(s) were not valid UTF-8; bad bytes replaced with U+FFFD") }
+            let kept = try Corpus.subsample(count: text.documents.count, fraction: fraction, seed: seed)
+            log.info("corpus: \(text.documents.count) documents in \(text.files.count) file(s); using \(kept.count)")
+            let masker = MLMMasker(tokenizer: tokenizer, seed: seed)
+            all = []
+            for index in kept {
+                for encoding in encodings(text.documents[index], tokenizer) {
+                    if let maxSamples, all.count >= maxSamples { break }
+                    all.append(masker.mask(encoding, sampleIndex: all.count))
+                }
+                if let maxSamples, all.count >= maxSamples { break }
+            }
+        }
+        if let maxSamples, all.count > maxSamples { all = Array(all.prefix(maxSamples)) }
+        let mine = all.shard(shardIndex, of: shardCount)
+        if let dumpInputs { try writeMaskedSamples(mine, to: URL(fileURLWithPath: dumpInputs)) }
+        log.info("\(mine.count) samples\(shardCount > 1 ? " in shard \(shardIndex)/\(shardCount) of \(all.count)" : ""), batches of \(batchSize), max length \(maxLength)")
+
+        let settings = FisherSettings(
+            model: folder.standardizedFileURL.path,
+            checkpointSHA256: try fileSHA256(checkpointWeights(folder)),
+            inputs: inputs.map { [$0] } ?? corpus, seed: seed, fraction: fraction, maxSamples: maxSamples,
+            maxLength: maxLength, chunk: chunk, batchSize: batchSize, shardIndex: shardIndex, shardCount: shardCount)
+        let estimator = try FisherEstimator(model: bert, settings: settings, samples: mine, checkpoint: checkpointURL)
+        estimator.checkpointEvery = checkpointEvery
+        if resume && FileManager.default.fileExists(atPath: checkpointURL.path) {
+            try estimator.resume()
+            log.info("resumed from \(checkpointURL.path) at sample \(estimator.position) of \(mine.count)")
+        } else if resume {
+            log.info("--resume: no checkpoint at \(checkpointURL.path) yet; starting from the beginning")
+        }
+
+        let interrupt = InterruptFlag()
+        let meter = ProgressMeter(label: "fisher", unit: "samples", initial: estimator.position, log: log)
+        let finished = try estimator.run(progress: { p in
+            meter.update(done: p.done, total: p.total, detail: p.lastLoss.map { String(format: "loss %.3f", $0) } ?? "")
+        }, shouldStop: { interrupt.isSet })
+        meter.finish()
+        guard finished else {
+            log.warning("interrupted: progress saved to \(checkpointURL.path); rerun with the same flags and --resume")
+            throw ExitCode(130)
+        }
+        try estimator.writeResult(to: outputURL, prefixed: report.prefixed)
+        try? FileManager.default.removeItem(at: checkpointURL)
+        log.info("wrote \(outputURL.path): \(estimator.samplesCounted) samples, \(estimator.samplesSkipped) skipped (no predicted token)")
+        if json {
+            let summary: [String: Any] = ["output": outputURL.path, "samples": estimator.samplesCounted,
+                                          "skipped": estimator.samplesSkipped, "backend": bert.backend.name]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+
+    private func encodings(_ document: String, _ tokenizer: BertTokenizer) -> [Encoding] {
+        guard chunk else { return [tokenizer.encode(document, maxLength: maxLength)] }
+        let ids = tokenizer.ids(of: document)
+        let body = maxLength - 2
+        return stride(from: 0, to: max(ids.count, 1), by: body).map { start in
+            let piece = Array(ids[start..<min(ids.count, start + body)])
+            let all = [tokenizer.clsId] + piece + [tokenizer.sepId]
+            return Encoding(tokens: all.map { tokenizer.token(of: $0) ?? "" }, inputIds: all,
+                            tokenTypeIds: Array(repeating: 0, count: all.count), attentionMask: Array(repeating: 1, count: all.count))
+        }
+    }
+
+    private func checkpointWeights(_ folder: URL) -> URL {
+        let single = folder.appendingPathComponent("model.safetensors")
+        return FileManager.default.fileExists(atPath: single.path) ? single : folder.appendingPathComponent("model.safetensors.index.json")
+    }
+}
+
+/// Reads `--inputs`: one `{"input_ids", "attention_mask", "token_type_ids", "labels"}` object per line.
+func readMaskedSamples(_ url: URL) throws -> [MaskedSample] {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch { throw ValidationError("\(url.path): cannot read (\(error.localizedDescription))") }
+    var samples: [MaskedSample] = []
+    for (number, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
+    where !line.allSatisfy({ $0 == 32 || $0 == 13 }) {
+        guard var sample = try? JSONDecoder().decode(PartialSample.self, from: Data(line)) else {
+            throw ValidationError("\(url.path):\(number + 1): expected {\"input_ids\": [...], \"labels\": [...], ...}")
+        }
+        let n = sample.input_ids.count
+        sample.attention_mask = sample.attention_mask ?? Array(repeating: 1, count: n)
+        sample.token_type_ids = sample.token_type_ids ?? Array(repeating: 0, count: n)
+        guard n > 0, sample.labels.count == n, sample.attention_mask!.count == n, sample.token_type_ids!.count == n else {
+            throw ValidationError("\(url.path):\(number + 1): input_ids, labels, attention_mask and token_type_ids must have the same length")
+        }
+        samples.append(MaskedSample(inputIds: sample.input_ids, tokenTypeIds: sample.token_type_ids!,
+                                    attentionMask: sample.attention_mask!, labels: sample.labels))
+    }
+    guard !samples.isEmpty else { throw ValidationError("\(url.path): no samples") }
+    return samples
+}
+
+private struct PartialSample: Decodable {
+    var input_ids: [Int32]
+    var attention_mask: [Int32]?
+    var token_type_ids: [Int32]?
+    var labels: [Int32]
+}
+
+func writeMaskedSamples(_ samples: [MaskedSample], to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    var text = Data()
+    for sample in samples {
+        text.append(try encoder.encode(sample))
+        text.append(UInt8(ascii: "\n"))
+    }
+    try writeFileAtomically(text, to: url)
+}
+
+struct FisherMerge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Combine Fisher files of shards (--shard I/N) into one, by count-weighted mean.",
+        discussion: """
+            Each file's `samples` metadata weighs its mean, so the result equals the unsharded run up to \
+            float rounding. The files must hold the same tensors with the same shapes.
+            """)
+
+    @Argument(help: "The Fisher files of the shards.")
+    var files: [String]
+
+    @Option(help: "The merged Fisher file to write.")
+    var output: String
+
+    func validate() throws {
+        guard files.count >= 1 else { throw ValidationError("give at least one Fisher file") }
+    }
+
+    func run() throws {
+        let log = Logger(label: "guided.fisher.merge")
+        let shards = try files.map { try FisherFile(contentsOf: URL(fileURLWithPath: $0)) }
+        let merged = try FisherFile.merge(shards)
+        try FisherFile.write(merged, to: URL(fileURLWithPath: output))
+        log.info("wrote \(output): \(merged.samples ?? 0) samples from \(files.count) file(s)")
+    }
+}
