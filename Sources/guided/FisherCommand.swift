@@ -250,6 +250,9 @@ struct FisherMerge: ParsableCommand {
     @Option(help: "The merged Fisher file to write.")
     var output: String
 
+    @Flag(help: "Merge even when the files' weights, objective, max length or seed differ.")
+    var force = false
+
     func validate() throws {
         guard files.count >= 1 else { throw ValidationError("give at least one Fisher file") }
     }
@@ -257,6 +260,15 @@ struct FisherMerge: ParsableCommand {
     func run() throws {
         let log = Logger(label: "guided.fisher.merge")
         let shards = try files.map { try FisherFile(contentsOf: URL(fileURLWithPath: $0)) }
+        // Shards of one estimate share the weights, objective and sample length; anything else
+        // would average Fishers of different things.
+        for key in ["checkpoint_sha256", "objective", "max_length", "seed"] {
+            let values = Set(shards.map { $0.metadata[key] ?? "?" })
+            if values.count > 1 && !force {
+                throw ValidationError("the files disagree on \(key) (\(values.sorted().joined(separator: ", "))): "
+                                      + "they are not shards of one estimate; --force merges them anyway")
+            }
+        }
         let merged = try FisherFile.merge(shards)
         try FisherFile.write(merged, to: URL(fileURLWithPath: output))
         log.info("wrote \(output): \(merged.samples ?? 0) samples from \(files.count) file(s)")

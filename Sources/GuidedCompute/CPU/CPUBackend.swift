@@ -63,7 +63,7 @@ final class HostPool: @unchecked Sendable {
 public final class CPUBackend: Backend, @unchecked Sendable {
     public let name: String
 
-    let pool = HostPool(limitBytes: 4 << 30)
+    let pool = HostPool(limitBytes: 512 << 20)
 
     public init() {
         // One thread pool, not two: OpenBLAS's own threads spin-wait (sched_yield) while our
@@ -77,7 +77,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public func allocate(_ count: Int) throws -> Tensor {
         precondition(count >= 0, "negative allocation \(count)")
-        let capacity = max(1, count)
+        let capacity = poolCapacity(count)
         let raw = pool.take(capacity: capacity)
         raw.initializeMemory(as: Float.self, repeating: 0, count: capacity)
         return Tensor(storage: CPUStorage(capacity: capacity, raw: raw, pool: pool), offset: 0, count: count)
@@ -166,6 +166,14 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             throw ComputeError.shapeMismatch("\(op): \(n) values for a tensor of \(t.count)")
         }
     }
+}
+
+/// The capacity an allocation of `count` elements gets from a pool: large ones rounded up to a
+/// power of two, so that the activations of batches padded to different lengths reuse the same
+/// blocks instead of the pool keeping one block per distinct size.
+func poolCapacity(_ count: Int) -> Int {
+    guard count > 4096 else { return max(1, count) }
+    return 1 << (Int.bitWidth - (count - 1).leadingZeroBitCount)
 }
 
 /// Runs `body` over `0..<count` split into one contiguous chunk per core when the work is large

@@ -42,7 +42,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         try check(status, "clCreateCommandQueue")
         self.queue = CLQueue(queue)
-        pool = BufferPool(limitBytes: Int(min(device.globalMemoryBytes / 4, 4 << 30)))
+        pool = BufferPool(limitBytes: Int(min(device.globalMemoryBytes / 8, 1 << 30)))
         var group = 1
         while group * 2 <= min(256, device.maxWorkGroupSize) { group *= 2 }
         rowGroupSize = group
@@ -52,7 +52,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     public func allocate(_ count: Int) throws -> Tensor {
         precondition(count >= 0, "negative allocation \(count)")
-        let capacity = max(1, count)
+        let capacity = poolCapacity(count)
         let memory: cl_mem
         if let recycled = pool.take(capacity: capacity) {
             memory = recycled
@@ -64,9 +64,10 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             }
             memory = created
         }
-        let tensor = Tensor(storage: OpenCLStorage(capacity: capacity, memory: memory, pool: pool), offset: 0, count: count)
-        try fill(tensor, with: 0)
-        return tensor
+        let storage = OpenCLStorage(capacity: capacity, memory: memory, pool: pool)
+        // The whole block, not just the window: a recycled block's slack must not hold old data.
+        try fill(Tensor(storage: storage), with: 0)
+        return Tensor(storage: storage, offset: 0, count: count)
     }
 
     public func upload(_ values: [Float], to tensor: Tensor) throws {

@@ -55,7 +55,6 @@ public final class FisherEstimator {
     public let samples: [MaskedSample]
     public let checkpoint: URL
     public var checkpointEvery: Int = 1000
-    public var scratchLimit: Int = 1 << 26
 
     /// Samples of this shard already processed (restored by `resume`).
     public private(set) var position = 0

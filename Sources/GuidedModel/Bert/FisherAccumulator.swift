@@ -21,7 +21,7 @@ public final class FisherAccumulator: GradientSink {
     private var heldDecoder: (bias: ParameterSlot, x: Tensor, dY: Tensor, tokens: Int)?
     private let tiedTable: String
 
-    public init(backend: Backend, layout: ParameterLayout, scratchLimit: Int = 1 << 26,
+    public init(backend: Backend, layout: ParameterLayout, scratchLimit: Int = 1 << 24,
                 tiedTable: String = "embeddings.word_embeddings.weight") throws {
         self.backend = backend
         self.layout = layout
