@@ -58,8 +58,7 @@ struct FisherReportCommand: ParsableCommand {
     func run() throws {
         let fisherURL = URL(fileURLWithPath: fisher)
         let file = try FisherFile(contentsOf: fisherURL)
-        let checkpoint = try CheckpointFolder(url: URL(fileURLWithPath: model))
-        let architecture = try BertArchitecture(config: checkpoint.config, head: head(for: file, config: checkpoint.config))
+        let architecture = try fisherArchitecture(of: file, model: model)
         let report = try FisherReport(fisher: file, architecture: architecture, aggregate: aggregate.value,
                                       threshold: threshold, topPercents: try parsePercentages(top, option: "--top"))
         var text = FileHandleOutput(json ? .standardError : .standardOutput)
@@ -75,16 +74,6 @@ struct FisherReportCommand: ParsableCommand {
             for url in try writeFisherPlots(report: report, to: URL(fileURLWithPath: plots), groupScale: groupAxis.scale) { text.line("wrote \(url.path)") }
         }
         if json { FileHandle.standardOutput.write(try report.json() + Data("\n".utf8)) }
-    }
-
-    /// The Fisher file's names decide the head: an MLM head if it has `cls.predictions`, a classifier
-    /// if it has `classifier.weight` (labels from its shape), else the checkpoint's own head.
-    private func head(for file: FisherFile, config: BertConfig) -> BertHead {
-        if file.names.contains(where: { $0.hasPrefix("cls.predictions") }) { return .maskedLM }
-        if let labels = file.shapes["classifier.weight"]?.first {
-            return .sequenceClassification(labels: labels, regression: labels == 1)
-        }
-        return BertCheckpoint.head(of: config)
     }
 }
 
