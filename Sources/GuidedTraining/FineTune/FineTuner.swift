@@ -1,0 +1,131 @@
+import Foundation
+import GuidedCompute
+import GuidedModel
+
+/// The paper's fine-tuning recipe (§3), every value a flag in `guided finetune`.
+public struct FineTuneRecipe: Sendable, Equatable {
+    public var learningRate: Float = 2e-5
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var eps: Float = 1e-6
+    public var weightDecay: Float = 0
+    /// Linear warm-up over this share of all optimizer steps, then linear decay to 0.
+    public var warmupRatio: Double = 0.1
+    public var epochs = 3
+    public var batchSize = 8
+    public var maxLength = 128
+
+    public init() {}
+}
+
+/// The learning rate of `transformers`' `get_linear_schedule_with_warmup`: at optimizer step `s`
+/// (0-based) the rate is `base · s / warmup` during warm-up, then `base · (total − s) / (total − warmup)`.
+/// As there, the first step of a run with warm-up uses rate 0.
+public func linearWarmupLearningRate(step s: Int, total: Int, warmup: Int, base: Float) -> Float {
+    if s < warmup { return base * Float(s) / Float(max(1, warmup)) }
+    return base * Float(max(0, total - s)) / Float(max(1, total - warmup))
+}
+
+/// What one epoch's evaluation found.
+public struct EpochResult: Sendable, Codable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var scores: [String: [String: Double]]   // split → metric → value ("combined" included)
+}
+
+/// Fine-tunes a `BertForSequenceClassification` on a restart split: shuffled batches per epoch
+/// (seeded), a regulariser at every dropout site drawn from Philox keyed by (seed, site, step),
+/// AdamW with the warm-up/decay schedule, evaluation on every validation split after each epoch.
+public final class FineTuner {
+    public let model: BertModel
+    public let task: GlueTask
+    public let recipe: FineTuneRecipe
+    /// Per dropout site (indexed like `model.architecture.sites`): the regulariser, or nil for none.
+    public let noise: [Noise?]
+    public let seed: UInt64
+    private let tokenizer: BertTokenizer
+
+    public init(model: BertModel, task: GlueTask, tokenizer: BertTokenizer, recipe: FineTuneRecipe,
+                noise: [Noise?], seed: UInt64) throws {
+        guard case let .sequenceClassification(labels, regression) = model.architecture.head,
+              labels == task.numLabels, regression == task.isRegression else {
+            throw ModelError("\(task.displayName) needs a classifier with \(task.numLabels) output(s), the model has \(model.architecture.head)")
+        }
+        guard noise.count == model.architecture.sites.count else {
+            throw ModelError("\(noise.count) regularisers for \(model.architecture.sites.count) dropout sites")
+        }
+        self.model = model
+        self.task = task
+        self.tokenizer = tokenizer
+        self.recipe = recipe
+        self.noise = noise
+        self.seed = seed
+    }
+
+    /// Trains for `recipe.epochs` and returns one result per epoch. `progress(step, total, loss)`
+    /// is called after every optimizer step.
+    public func run(_ split: RestartSplit, progress: (Int, Int, Float) -> Void) throws -> [EpochResult] {
+        let encodings = encode(split.train, tokenizer: tokenizer, maxLength: recipe.maxLength)
+        let stepsPerEpoch = (split.train.count + recipe.batchSize - 1) / recipe.batchSize
+        let total = stepsPerEpoch * recipe.epochs
+        let warmup = Int((recipe.warmupRatio * Double(total)).rounded(.up))
+        let backend = model.backend
+        let gradients = try GradientAccumulator(backend: backend, layout: model.layout)
+        let m = try backend.allocate(model.layout.totalCount), v = try backend.allocate(model.layout.totalCount)
+        var results: [EpochResult] = []
+        var step = 0
+        for epoch in 0..<recipe.epochs {
+            let order = SeededShuffle.permutation(count: split.train.count, seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
+            let batches = try GlueBatches(encodings: encodings, labels: split.train.map(\.label), order: order,
+                                          batchSize: recipe.batchSize, padId: tokenizer.padId)
+            var lossSum = 0.0
+            for batch in batches {
+                try gradients.zero()
+                let tokens = TokenBatch(batch: batch.batch, tokens: batch.tokens, inputIds: batch.inputIds,
+                                        tokenTypeIds: batch.tokenTypeIds, attentionMask: batch.attentionMask)
+                let pass = try model.classify(tokens, labels: batch.labels,
+                                              regularization: Regularization(noise: noise, seed: seed, step: UInt32(step)),
+                                              reduction: .batchMean)
+                try model.classifyBackward(pass, sink: gradients)
+                if try backend.countNonFinite(gradients.gradients) > 0 {
+                    throw ModelError("a gradient became NaN or Inf at step \(step) (epoch \(epoch + 1)); loss \(pass.loss)")
+                }
+                let rate = linearWarmupLearningRate(step: step, total: total, warmup: warmup, base: recipe.learningRate)
+                try backend.adamW(parameters: model.parameters, gradients: gradients.gradients, m: m, v: v,
+                                  hyper: AdamHyper(learningRate: rate, beta1: recipe.beta1, beta2: recipe.beta2,
+                                                   eps: recipe.eps, weightDecay: recipe.weightDecay, step: step + 1))
+                lossSum += Double(pass.loss) * Double(batch.batch)
+                step += 1
+                progress(step, total, pass.loss)
+            }
+            var scores: [String: [String: Double]] = [:]
+            for validation in split.validation {
+                let s = try evaluate(validation.examples, split: validation.name).scores
+                scores[validation.name] = s.values.merging(["combined": s.combined]) { a, _ in a }
+            }
+            results.append(EpochResult(epoch: epoch + 1, trainLoss: lossSum / Double(max(1, split.train.count)), scores: scores))
+        }
+        return results
+    }
+
+    /// Evaluation-mode predictions (class index, or the regression value) and their scores.
+    public func evaluate(_ examples: [GlueExample], split: String) throws -> (predictions: [Float], scores: GlueScores) {
+        let encodings = encode(examples, tokenizer: tokenizer, maxLength: recipe.maxLength)
+        let batches = try GlueBatches(encodings: encodings, labels: examples.map(\.label), order: nil,
+                                      batchSize: max(recipe.batchSize, 32), padId: tokenizer.padId)
+        let classes = task.numLabels
+        var predictions: [Float] = []
+        for batch in batches {
+            let tokens = TokenBatch(batch: batch.batch, tokens: batch.tokens, inputIds: batch.inputIds,
+                                    tokenTypeIds: batch.tokenTypeIds, attentionMask: batch.attentionMask)
+            // Labels only feed the loss, which evaluation ignores; unlabeled rows (−1) become 0.
+            let labels = batch.labels.map { task.isRegression ? $0 : max(0, $0) }
+            let pass = try model.classify(tokens, labels: labels, regularization: nil, reduction: .batchMean)
+            for n in 0..<batch.batch {
+                let row = pass.logits[(n * classes)..<((n + 1) * classes)]
+                predictions.append(task.isRegression ? row.first! : Float(row.indices.max { row[$0] < row[$1] }! - row.startIndex))
+            }
+        }
+        return (predictions, try task.evaluate(predictions: predictions, examples: examples, split: split))
+    }
+}
