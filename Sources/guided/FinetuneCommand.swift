@@ -1,0 +1,178 @@
+import ArgumentParser
+import Foundation
+import GuidedCompute
+import GuidedMethod
+import GuidedModel
+import GuidedTraining
+import Logging
+
+struct Finetune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune a BERT on a GLUE task with standard, Gaussian or guided dropout.",
+        discussion: """
+            The paper's recipe (§3), every value a flag: AdamW (lr 2e-5, β 0.9/0.999, ε 1e-6, no weight \
+            decay), linear warm-up over the first 10% of steps then linear decay, 3 epochs, batch 8, \
+            max length 128, the classifier initialised N(0, 0.02²).
+
+            A restart is a seeded split (--seed): train and validation pooled, shuffled and split 80/20 \
+            (MNLI keeps its official matched/mismatched sets); --train-fraction keeps the first part of \
+            the shuffled training split (data paucity). --data is the task's GLUE folder (train.tsv, \
+            dev.tsv; MNLI dev_matched/dev_mismatched), a folder of JSON Lines with datasets' field names, \
+            or one file.
+
+            Regularizers act at every dropout site, attention probabilities included: `dropout` \
+            (Bernoulli, --p), `gaussian` (multiplicative N(1, α), α = p/(1−p) the variance; \
+            --gaussian-std-alpha uses α as the standard deviation, as the paper's code did), `guided` \
+            (Bernoulli with the per-site p of --schedule, from `guided schedule`; the classifier's \
+            dropout keeps --p).
+
+            Writes OUTPUT/metrics.json (per-epoch scores), the fine-tuned model as a transformers \
+            checkpoint in OUTPUT, and with --predictions one {"label", "prediction"} per evaluation example.
+            """)
+
+    @Option(help: "A BERT checkpoint folder (config.json, model.safetensors, vocab.txt).")
+    var model: String
+
+    @Option(help: "GLUE task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli.")
+    var task: String
+
+    @Option(help: "The task's data: a GLUE folder, a folder of .jsonl files, or one file.")
+    var data: String
+
+    @Option(help: "dropout, gaussian or guided.")
+    var regularizer: RegularizerArgument = .dropout
+
+    @Option(help: "Dropout probability for `dropout` and `gaussian` (and the classifier's under `guided`).")
+    var p: Double = 0.1
+
+    @Option(help: "A schedule file from `guided schedule` (for --regularizer guided).")
+    var schedule: String?
+
+    @Flag(help: "Gaussian noise with α = p/(1−p) as its standard deviation, not its variance (the paper's code).")
+    var gaussianStdAlpha = false
+
+    @Option(help: "Restart seed: the split, the batch order, the classifier initialisation and the dropout masks.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Share of the shuffled training split to train on, in (0, 1].")
+    var trainFraction: Double = 1
+
+    @Option(help: "Peak learning rate.") var lr: Float = 2e-5
+    @Option(help: "Adam β1.") var beta1: Float = 0.9
+    @Option(help: "Adam β2.") var beta2: Float = 0.999
+    @Option(help: "Adam ε.") var eps: Float = 1e-6
+    @Option(help: "Decoupled weight decay.") var weightDecay: Float = 0
+    @Option(help: "Share of the steps spent warming up.") var warmupRatio: Double = 0.1
+    @Option(help: "Epochs.") var epochs = 3
+    @Option(help: "Batch size.") var batchSize = 8
+    @Option(help: "Tokens per example, specials included.") var maxLength = 128
+
+    @Option(help: "Folder for metrics.json and the fine-tuned checkpoint.")
+    var output: String
+
+    @Option(help: "Write one {\"label\", \"prediction\"} JSON object per evaluation example here.")
+    var predictions: String?
+
+    @Flag(help: "Skip malformed data rows (counted and reported) instead of stopping.")
+    var skipBadRows = false
+
+    @Option(help: "Compute backend: auto (an OpenCL GPU if there is one, else cpu), cpu, or opencl.")
+    var backend: BackendChoiceArgument = .auto
+
+    @Option(help: "OpenCL device: an index from `guided devices`, or a substring of its name.")
+    var device: String?
+
+    @Flag(help: "Print the final metrics as JSON on stdout.")
+    var json = false
+
+    enum RegularizerArgument: String, ExpressibleByArgument, CaseIterable { case dropout, gaussian, guided }
+
+    func validate() throws {
+        guard p >= 0 && p < 1 else { throw ValidationError("--p must be in [0, 1), got \(p)") }
+        guard trainFraction > 0 && trainFraction <= 1 else { throw ValidationError("--train-fraction must be in (0, 1]") }
+        guard epochs >= 1, batchSize >= 1, maxLength >= 3 else { throw ValidationError("--epochs, --batch-size ≥ 1 and --max-length ≥ 3") }
+        guard warmupRatio >= 0 && warmupRatio <= 1 else { throw ValidationError("--warmup-ratio must be in [0, 1]") }
+        if regularizer == .guided && schedule == nil { throw ValidationError("--regularizer guided needs --schedule FILE") }
+        if regularizer != .guided && schedule != nil { throw ValidationError("--schedule is for --regularizer guided") }
+    }
+
+    func run() throws {
+        let log = Logger(label: "guided.finetune")
+        let glueTask = try GlueTask.named(task)
+        let data = try GlueData.load(glueTask, from: URL(fileURLWithPath: data), options: GlueReadOptions(skipBadRows: skipBadRows))
+        for file in data.files { log.info("\(file)") }
+        let split = try data.restartSplit(seed: seed, trainFraction: trainFraction)
+        let validationSizes = split.validation.map { "\($0.name) \($0.examples.count)" }.joined(separator: ", ")
+        log.info("\(glueTask.displayName): \(split.train.count) training examples (of \(split.fullTrainCount)), validation \(validationSizes)")
+
+        let selected = try backend.choice.make(device: device)
+        log.info("backend: \(selected.backend.name) (\(selected.reason))")
+        let folder = URL(fileURLWithPath: model)
+        let head = BertHead.sequenceClassification(labels: glueTask.numLabels, regression: glueTask.isRegression)
+        let (bert, report) = try BertCheckpoint.load(folder, head: head, backend: selected.backend, seed: seed)
+        if !report.initialized.isEmpty { log.info("initialised (as transformers does): \(report.initialized.joined(separator: ", "))") }
+
+        guard maxLength <= bert.config.maxPositionEmbeddings else {
+            throw ValidationError("--max-length \(maxLength) exceeds the model's max_position_embeddings \(bert.config.maxPositionEmbeddings)")
+        }
+        let noise = try siteNoise(bert.architecture)
+        var recipe = FineTuneRecipe()
+        (recipe.learningRate, recipe.beta1, recipe.beta2, recipe.eps, recipe.weightDecay) = (lr, beta1, beta2, eps, weightDecay)
+        (recipe.warmupRatio, recipe.epochs, recipe.batchSize, recipe.maxLength) = (warmupRatio, epochs, batchSize, maxLength)
+        let tuner = try FineTuner(model: bert, task: glueTask, tokenizer: try BertTokenizer(folder: folder), recipe: recipe,
+                                  noise: noise, seed: seed)
+        let meter = ProgressMeter(label: "finetune", unit: "steps", log: log)
+        let results = try tuner.run(split) { step, total, loss in
+            meter.update(done: step, total: total, detail: String(format: "loss %.4f", loss))
+        }
+        meter.finish()
+
+        let outputURL = URL(fileURLWithPath: output)
+        try BertCheckpoint.save(bert, to: outputURL, configFrom: bert.config, tokenizerFrom: folder)
+        struct Metrics: Encodable {
+            let task: String, regularizer: String, p: Double, seed: UInt64, trainFraction: Double, trainExamples: Int
+            let epochs: [EpochResult], final: [String: [String: Double]]
+        }
+        let metrics = Metrics(task: glueTask.rawValue, regularizer: regularizer.rawValue, p: p, seed: seed,
+                              trainFraction: trainFraction, trainExamples: split.train.count,
+                              epochs: results, final: results.last?.scores ?? [:])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let metricsData = try encoder.encode(metrics)
+        try writeFileAtomically(metricsData, to: outputURL.appendingPathComponent("metrics.json"))
+        for (name, scores) in (results.last?.scores ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let line = scores.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: ", ")
+            log.info("\(name): \(line)")
+        }
+        if let predictions {
+            var lines = Data()
+            for validation in split.validation {
+                let (predicted, _) = try tuner.evaluate(validation.examples, split: validation.name)
+                for (example, prediction) in zip(validation.examples, predicted) {
+                    let object: [String: Any] = ["split": validation.name, "label": example.label, "prediction": prediction]
+                    lines.append(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+                    lines.append(UInt8(ascii: "\n"))
+                }
+            }
+            try writeFileAtomically(lines, to: URL(fileURLWithPath: predictions))
+        }
+        log.info("wrote \(outputURL.path) (checkpoint and metrics.json)")
+        if json { print(String(decoding: metricsData, as: UTF8.self)) }
+    }
+
+    /// The regulariser at each dropout site.
+    private func siteNoise(_ architecture: BertArchitecture) throws -> [Noise?] {
+        switch regularizer {
+        case .dropout:
+            return architecture.sites.map { _ in .bernoulli(Float(p)) }
+        case .gaussian:
+            let alpha = p / (1 - p)
+            let std = Float(gaussianStdAlpha ? alpha : alpha.squareRoot())
+            return architecture.sites.map { _ in .gaussian(std: std) }
+        case .guided:
+            let path = schedule!
+            let file = try DropoutScheduleFile(contentsOf: URL(fileURLWithPath: path))
+            return try file.probabilities(for: architecture, classifier: p, path: path).map { .bernoulli(Float($0)) }
+        }
+    }
+}
