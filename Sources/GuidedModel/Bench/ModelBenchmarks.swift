@@ -32,11 +32,7 @@ public enum ModelBenchmarks {
     public static func run(_ shape: BenchShape, on backend: Backend, steps: Int) throws -> ModelBenchResult {
         let config = try config(shape, layers: layers(of: shape))
         let architecture = try BertArchitecture(config: config, head: .sequenceClassification(labels: 2, regression: false))
-        let model = try BertModel(architecture: architecture, backend: backend)
-        var random = InitRandom(seed: 1)
-        for slot in architecture.layout.slots {
-            try model.setParameter(slot.name, BertCheckpoint.initialValues(slot, config: config, random: &random))
-        }
+        let model = try BertModel.randomlyInitialized(architecture, backend: backend, seed: 1)
         let b = shape.batch, t = shape.tokens
         let batch = TokenBatch(batch: b, tokens: t, inputIds: (0..<(b * t)).map { Int32(1000 + ($0 * 7919) % 29000) })
         let labels = (0..<b).map { Float($0 % 2) }

@@ -130,3 +130,16 @@ struct InitRandom {
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }
+
+extension BertModel {
+    /// A model with every parameter initialised as `transformers` initialises a new one
+    /// (normal(0, initializer_range) weights, zero biases, LayerNorm ones and zeros), from `seed`.
+    public static func randomlyInitialized(_ architecture: BertArchitecture, backend: Backend, seed: UInt64) throws -> BertModel {
+        let model = try BertModel(architecture: architecture, backend: backend)
+        var random = InitRandom(seed: seed)
+        for slot in architecture.layout.slots {
+            try model.setParameter(slot.name, BertCheckpoint.initialValues(slot, config: architecture.config, random: &random))
+        }
+        return model
+    }
+}
