@@ -1,4 +1,5 @@
 import Foundation
+import GuidedCompute
 import GuidedModel
 import Testing
 

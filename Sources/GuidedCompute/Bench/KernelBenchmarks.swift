@@ -170,7 +170,7 @@ public enum KernelBenchmarks {
                                                      width: h, fisherGamma: fg, fisherBeta: fb, scratch: scratch) }
         }
         add("fisher", "embedding rows (per-sample squares)", "8×128 of \(s.vocab)×\(h)", bytes: by(4 * r * h), flops: fl(3 * r * h)) { b in
-            var generator = SplitMix(seed: 5)
+            var generator = SplitMix64(seed: 5)
             let ids = (0..<r).map { _ in Int32(generator.next() % UInt64(s.vocab)) }
             let slots = EmbeddingSlots(ids: ids, valid: Array(repeating: true, count: r), batch: s.batch,
                                        tokens: s.tokens, excludedRow: 0)
@@ -217,29 +217,16 @@ public enum KernelBenchmarks {
     }
 
     private static func random(_ b: Backend, _ count: Int) throws -> Tensor {
-        var generator = SplitMix(seed: UInt64(count))
+        var generator = SplitMix64(seed: UInt64(count))
         let t = try b.allocate(count)
         try b.upload((0..<count).map { _ in Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1 }, to: t)
         return t
     }
 
     private static func randomIDs(_ b: Backend, _ count: Int, below: Int) throws -> Tensor {
-        var generator = SplitMix(seed: 99)
+        var generator = SplitMix64(seed: 99)
         let t = try b.allocate(count)
         try b.upload((0..<count).map { _ in Int32(generator.next() % UInt64(below)) }, to: t)
         return t
-    }
-}
-
-/// SplitMix64: a tiny seeded generator for benchmark inputs (not for anything statistical).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

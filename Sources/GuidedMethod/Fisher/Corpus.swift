@@ -1,4 +1,5 @@
 import Foundation
+import GuidedCompute
 import GuidedModel
 
 /// Documents read from the paths given to `guided fisher --corpus`.
@@ -79,24 +80,10 @@ public struct Corpus: Sendable {
         var indices = Array(0..<count)
         var random = SplitMix64(seed: seed)
         for i in stride(from: count - 1, to: 0, by: -1) {
-            let j = Int(random.next() % UInt64(i + 1))
+            let j = Int(random.next(below: UInt64(i + 1)))
             indices.swapAt(i, j)
         }
         let keep = max(1, Int((fraction * Double(count)).rounded()))
         return indices.prefix(keep).sorted()
-    }
-}
-
-/// SplitMix64 (Steele et al.): the seeded generator for subsampling, written out so a subsample is
-/// the same on every platform.
-public struct SplitMix64: Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

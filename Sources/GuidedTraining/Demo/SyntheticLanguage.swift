@@ -1,4 +1,5 @@
 import Foundation
+import GuidedCompute
 
 /// A small generated language for `guided demo`: sentences from a fixed grammar over a closed
 /// vocabulary, so a tiny BERT can be pretrained, analysed and fine-tuned in minutes with nothing
