@@ -32,11 +32,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Share of the training split used (data paucity).")
     var trainFraction = 0.5
 
-    @Option(help: "Compute backend: auto (an OpenCL GPU if there is one, else cpu), cpu, or opencl.")
-    var backend: BackendChoiceArgument = .auto
-
-    @Option(help: "OpenCL device: an index from `guided devices`, or a substring of its name.")
-    var device: String?
+    @OptionGroup var compute: BackendOptions
 
     @Option(help: "Seed of the generated data and the pretraining.")
     var seed: UInt64 = 1
@@ -48,8 +44,7 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         let log = Logger(label: "guided.demo")
-        let selected = try backend.choice.make(device: device)
-        log.info("backend: \(selected.backend.name) (\(selected.reason))")
+        let computeBackend = try compute.make(log)
         let out = URL(fileURLWithPath: output)
         let modelFolder = out.appendingPathComponent("model"), plots = out.appendingPathComponent("plots")
         try FileManager.default.createDirectory(at: plots, withIntermediateDirectories: true)
@@ -68,7 +63,7 @@ struct Demo: ParsableCommand {
         let config = try BertConfig(data: JSONSerialization.data(withJSONObject: configJSON), path: "demo config")
         let tokenizer = try BertTokenizer(vocabURL: modelFolder.appendingPathComponent("vocab.txt"), config: TokenizerConfig())
         let architecture = try BertArchitecture(config: config, head: .maskedLM)
-        let model = try BertModel.randomlyInitialized(architecture, backend: selected.backend, seed: seed)
+        let model = try BertModel.randomlyInitialized(architecture, backend: computeBackend, seed: seed)
         let masker = MLMMasker(tokenizer: tokenizer, seed: seed)
         let documents = language.corpus(documents: 4096, seed: seed)
         let samples = documents.enumerated().map { masker.mask(tokenizer.encode($1, maxLength: 48), sampleIndex: $0) }
@@ -110,7 +105,7 @@ struct Demo: ParsableCommand {
         for name in ["dropout", "gaussian", "guided"] {
             var accuracies: [Double] = []
             for restart in 0..<restarts {
-                let (tuned, _) = try BertCheckpoint.load(modelFolder, head: classifier, backend: selected.backend, seed: UInt64(restart))
+                let (tuned, _) = try BertCheckpoint.load(modelFolder, head: classifier, backend: computeBackend, seed: UInt64(restart))
                 let sites = tuned.architecture.sites
                 let noise: [Noise?]
                 switch name {
@@ -163,12 +158,9 @@ struct Demo: ParsableCommand {
         for step in 0..<pretrainSteps {
             let start = (step * batchSize) % samples.count
             let batch = (0..<batchSize).map { samples[(start + $0) % samples.count] }
-            let tokens = batch.map(\.inputIds.count).max() ?? 1
-            func padded(_ rows: [[Int32]], _ value: Int32) -> [Int32] { rows.flatMap { $0 + Array(repeating: value, count: tokens - $0.count) } }
-            let tokenBatch = TokenBatch(batch: batchSize, tokens: tokens, inputIds: padded(batch.map(\.inputIds), 0),
-                                        tokenTypeIds: padded(batch.map(\.tokenTypeIds), 0), attentionMask: padded(batch.map(\.attentionMask), 0))
+            let (tokenBatch, labels) = TokenBatch.padded(batch, padId: 0)
             try gradients.zero()
-            let pass = try model.maskedLM(tokenBatch, labels: padded(batch.map(\.labels), -100),
+            let pass = try model.maskedLM(tokenBatch, labels: labels,
                                           regularization: Regularization(noise: noise, seed: seed, step: UInt32(step)), reduction: .batchMean)
             try model.maskedLMBackward(pass, sink: gradients)
             let rate = linearWarmupLearningRate(step: step, total: pretrainSteps, warmup: pretrainSteps / 10, base: 1e-3)

@@ -76,11 +76,7 @@ struct Finetune: ParsableCommand {
     @Flag(help: "Skip malformed data rows (counted and reported) instead of stopping.")
     var skipBadRows = false
 
-    @Option(help: "Compute backend: auto (an OpenCL GPU if there is one, else cpu), cpu, or opencl.")
-    var backend: BackendChoiceArgument = .auto
-
-    @Option(help: "OpenCL device: an index from `guided devices`, or a substring of its name.")
-    var device: String?
+    @OptionGroup var compute: BackendOptions
 
     @Flag(help: "Print the final metrics as JSON on stdout.")
     var json = false
@@ -105,11 +101,10 @@ struct Finetune: ParsableCommand {
         let validationSizes = split.validation.map { "\($0.name) \($0.examples.count)" }.joined(separator: ", ")
         log.info("\(glueTask.displayName): \(split.train.count) training examples (of \(split.fullTrainCount)), validation \(validationSizes)")
 
-        let selected = try backend.choice.make(device: device)
-        log.info("backend: \(selected.backend.name) (\(selected.reason))")
+        let computeBackend = try compute.make(log)
         let folder = URL(fileURLWithPath: model)
         let head = BertHead.sequenceClassification(labels: glueTask.numLabels, regression: glueTask.isRegression)
-        let (bert, report) = try BertCheckpoint.load(folder, head: head, backend: selected.backend, seed: seed)
+        let (bert, report) = try BertCheckpoint.load(folder, head: head, backend: computeBackend, seed: seed)
         if !report.initialized.isEmpty { log.info("initialised (as transformers does): \(report.initialized.joined(separator: ", "))") }
 
         guard maxLength <= bert.config.maxPositionEmbeddings else {

@@ -75,11 +75,7 @@ struct FisherEstimate: ParsableCommand {
     @Flag(help: "Continue from OUTPUT.partial if it exists (else start from the beginning).")
     var resume = false
 
-    @Option(help: "Compute backend: auto (an OpenCL GPU if there is one, else cpu), cpu, or opencl.")
-    var backend: BackendChoiceArgument = .auto
-
-    @Option(help: "OpenCL device: an index from `guided devices`, or a substring of its name.")
-    var device: String?
+    @OptionGroup var compute: BackendOptions
 
     @Flag(help: "Print a JSON summary on stdout.")
     var json = false
@@ -109,9 +105,8 @@ struct FisherEstimate: ParsableCommand {
         let checkpointURL = URL(fileURLWithPath: output + ".partial")
         let (shardIndex, shardCount) = try shardParts()
 
-        let selected = try backend.choice.make(device: device)
-        log.info("backend: \(selected.backend.name) (\(selected.reason))")
-        let (bert, report) = try BertCheckpoint.load(folder, head: .maskedLM, backend: selected.backend, seed: seed)
+        let computeBackend = try compute.make(log)
+        let (bert, report) = try BertCheckpoint.load(folder, head: .maskedLM, backend: computeBackend, seed: seed)
         if !report.initialized.isEmpty {
             let missing = report.initialized.joined(separator: ", ")
             log.warning("the checkpoint has no \(missing): initialised as transformers does (normal, std \(bert.config.initializerRange)); the Fisher of those tensors describes a random head")

@@ -35,3 +35,19 @@ enum BackendChoiceArgument: String, ExpressibleByArgument, CaseIterable {
     case auto, cpu, opencl
     var choice: BackendChoice { BackendChoice(rawValue: rawValue)! }
 }
+
+/// `--backend` and `--device`, the same on every command that computes.
+struct BackendOptions: ParsableArguments {
+    @Option(help: "Compute backend: auto (an OpenCL GPU if there is one, else cpu), cpu, or opencl.")
+    var backend: BackendChoiceArgument = .auto
+
+    @Option(help: "OpenCL device: an index from `guided devices`, or a substring of its name.")
+    var device: String?
+
+    /// Builds the backend and logs which one was taken and why.
+    func make(_ log: Logger) throws -> Backend {
+        let selected = try backend.choice.make(device: device)
+        log.info("backend: \(selected.backend.name) (\(selected.reason))")
+        return selected.backend
+    }
+}

@@ -114,16 +114,8 @@ public final class FisherEstimator {
     }
 
     private func step(_ batch: [MaskedSample]) throws -> Float? {
-        let tokens = batch.map(\.inputIds.count).max() ?? 1
-        func padded(_ rows: [[Int32]], _ value: Int32) -> [Int32] {
-            rows.flatMap { $0 + Array(repeating: value, count: tokens - $0.count) }
-        }
-        let tokenBatch = TokenBatch(batch: batch.count, tokens: tokens,
-                                    inputIds: padded(batch.map(\.inputIds), Int32(model.config.padTokenId)),
-                                    tokenTypeIds: padded(batch.map(\.tokenTypeIds), 0),
-                                    attentionMask: padded(batch.map(\.attentionMask), 0))
-        let pass = try model.maskedLM(tokenBatch, labels: padded(batch.map(\.labels), -100), regularization: nil,
-                                      reduction: .perSampleMean)
+        let (tokenBatch, labels) = TokenBatch.padded(batch, padId: Int32(model.config.padTokenId))
+        let pass = try model.maskedLM(tokenBatch, labels: labels, regularization: nil, reduction: .perSampleMean)
         let used = pass.sampleLosses.compactMap { $0 }.count
         skipped += batch.count - used
         counted += used

@@ -77,3 +77,18 @@ extension Array where Element == MaskedSample {
         return self.indices.filter { $0 % count == index }.map { self[$0] }
     }
 }
+
+extension TokenBatch {
+    /// A batch of masked samples padded to the longest (dynamic padding), and its labels
+    /// ([batch, tokens], −100 on padding) for `BertModel.maskedLM`.
+    public static func padded(_ samples: [MaskedSample], padId: Int32) -> (batch: TokenBatch, labels: [Int32]) {
+        let tokens = samples.map(\.inputIds.count).max() ?? 1
+        func pad(_ rows: [[Int32]], _ value: Int32) -> [Int32] {
+            rows.flatMap { $0 + Array(repeating: value, count: tokens - $0.count) }
+        }
+        let batch = TokenBatch(batch: samples.count, tokens: tokens, inputIds: pad(samples.map(\.inputIds), padId),
+                               tokenTypeIds: pad(samples.map(\.tokenTypeIds), 0),
+                               attentionMask: pad(samples.map(\.attentionMask), 0))
+        return (batch, pad(samples.map(\.labels), -100))
+    }
+}
