@@ -102,19 +102,13 @@ struct Demo: ParsableCommand {
         recipe.maxLength = 32
         let classifier = BertHead.sequenceClassification(labels: 2, regression: false)
         var results: [(regularizer: String, accuracies: [Double])] = []
-        for name in ["dropout", "gaussian", "guided"] {
+        for regularizer in RegularizerArgument.allCases {
+            let name = regularizer.rawValue
             var accuracies: [Double] = []
             for restart in 0..<restarts {
                 let (tuned, _) = try BertCheckpoint.load(modelFolder, head: classifier, backend: computeBackend, seed: UInt64(restart))
-                let sites = tuned.architecture.sites
-                let noise: [Noise?]
-                switch name {
-                case "dropout": noise = sites.map { _ in .bernoulli(0.1) }
-                case "gaussian": noise = sites.map { _ in .gaussian(std: Float((0.1 / 0.9).squareRoot())) }
-                default:
-                    let file = try DropoutScheduleFile(contentsOf: out.appendingPathComponent("schedule.json"))
-                    noise = try file.probabilities(for: tuned.architecture, classifier: 0.1).map { .bernoulli(Float($0)) }
-                }
+                let noise = try regularizer.noise(p: 0.1, stdAlpha: false, schedule: out.appendingPathComponent("schedule.json"),
+                                                  architecture: tuned.architecture)
                 let split = try data.restartSplit(seed: UInt64(restart), trainFraction: trainFraction)
                 let tuner = try FineTuner(model: tuned, task: .sst2, tokenizer: tokenizer, recipe: recipe, noise: noise, seed: UInt64(restart))
                 let epochs = try tuner.run(split, progress: { _, _, _ in })

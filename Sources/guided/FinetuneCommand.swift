@@ -81,7 +81,6 @@ struct Finetune: ParsableCommand {
     @Flag(help: "Print the final metrics as JSON on stdout.")
     var json = false
 
-    enum RegularizerArgument: String, ExpressibleByArgument, CaseIterable { case dropout, gaussian, guided }
 
     func validate() throws {
         guard p >= 0 && p < 1 else { throw ValidationError("--p must be in [0, 1), got \(p)") }
@@ -110,7 +109,8 @@ struct Finetune: ParsableCommand {
         guard maxLength <= bert.config.maxPositionEmbeddings else {
             throw ValidationError("--max-length \(maxLength) exceeds the model's max_position_embeddings \(bert.config.maxPositionEmbeddings)")
         }
-        let noise = try siteNoise(bert.architecture)
+        let noise = try regularizer.noise(p: p, stdAlpha: gaussianStdAlpha, schedule: schedule.map { URL(fileURLWithPath: $0) },
+                                          architecture: bert.architecture)
         var recipe = FineTuneRecipe()
         (recipe.learningRate, recipe.beta1, recipe.beta2, recipe.eps, recipe.weightDecay) = (lr, beta1, beta2, eps, weightDecay)
         (recipe.warmupRatio, recipe.epochs, recipe.batchSize, recipe.maxLength) = (warmupRatio, epochs, batchSize, maxLength)
@@ -154,20 +154,6 @@ struct Finetune: ParsableCommand {
         log.info("wrote \(outputURL.path) (checkpoint and metrics.json)")
         if json { print(String(decoding: metricsData, as: UTF8.self)) }
     }
-
-    /// The regulariser at each dropout site.
-    private func siteNoise(_ architecture: BertArchitecture) throws -> [Noise?] {
-        switch regularizer {
-        case .dropout:
-            return architecture.sites.map { _ in .bernoulli(Float(p)) }
-        case .gaussian:
-            let alpha = p / (1 - p)
-            let std = Float(gaussianStdAlpha ? alpha : alpha.squareRoot())
-            return architecture.sites.map { _ in .gaussian(std: std) }
-        case .guided:
-            let path = schedule!
-            let file = try DropoutScheduleFile(contentsOf: URL(fileURLWithPath: path))
-            return try file.probabilities(for: architecture, classifier: p, path: path).map { .bernoulli(Float($0)) }
-        }
-    }
 }
+
+extension RegularizerArgument: ExpressibleByArgument {}
