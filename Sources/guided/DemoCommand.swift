@@ -111,7 +111,7 @@ struct Demo: ParsableCommand {
                                                   architecture: tuned.architecture)
                 let split = try data.restartSplit(seed: UInt64(restart), trainFraction: trainFraction)
                 let tuner = try FineTuner(model: tuned, task: .sst2, tokenizer: tokenizer, recipe: recipe, noise: noise, seed: UInt64(restart))
-                let epochs = try tuner.run(split, progress: { _, _, _ in })
+                let epochs = try tuner.run(split, progress: { _, _, _ in }) ?? []
                 let accuracy = epochs.last?.scores["validation"]?["accuracy"] ?? .nan
                 accuracies.append(accuracy)
                 log.info("\(name) restart \(restart): validation accuracy \(String(format: "%.4f", accuracy)) (\(split.train.count) training examples)")

@@ -73,6 +73,9 @@ struct Finetune: ParsableCommand {
     @Option(help: "Write one {\"label\", \"prediction\"} JSON object per evaluation example here.")
     var predictions: String?
 
+    @Flag(help: "Continue from OUTPUT/training-state.safetensors (saved after every epoch and on Ctrl-C) if it exists.")
+    var resume = false
+
     @Flag(help: "Skip malformed data rows (counted and reported) instead of stopping.")
     var skipBadRows = false
 
@@ -116,13 +119,25 @@ struct Finetune: ParsableCommand {
         (recipe.warmupRatio, recipe.epochs, recipe.batchSize, recipe.maxLength) = (warmupRatio, epochs, batchSize, maxLength)
         let tuner = try FineTuner(model: bert, task: glueTask, tokenizer: try BertTokenizer(folder: folder), recipe: recipe,
                                   noise: noise, seed: seed)
+        let outputURL = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
+        let stateURL = outputURL.appendingPathComponent("training-state.safetensors")
+        tuner.checkpoint = stateURL
+        tuner.fingerprint = fingerprint(folder)
+        if resume && !FileManager.default.fileExists(atPath: stateURL.path) {
+            log.info("--resume: no saved state at \(stateURL.path) yet; starting from the beginning")
+        }
+        let interrupt = InterruptFlag()
         let meter = ProgressMeter(label: "finetune", unit: "steps", log: log)
-        let results = try tuner.run(split) { step, total, loss in
+        let finished = try tuner.run(split, resume: resume, shouldStop: { interrupt.isSet }) { step, total, loss in
             meter.update(done: step, total: total, detail: String(format: "loss %.4f", loss))
         }
         meter.finish()
+        guard let results = finished else {
+            log.warning("interrupted: state saved to \(stateURL.path); rerun with the same flags and --resume")
+            throw ExitCode(130)
+        }
 
-        let outputURL = URL(fileURLWithPath: output)
         try BertCheckpoint.save(bert, to: outputURL, configFrom: bert.config, tokenizerFrom: folder)
         struct Metrics: Encodable {
             let task: String, regularizer: String, p: Double, seed: UInt64, trainFraction: Double, trainExamples: Int
@@ -151,8 +166,16 @@ struct Finetune: ParsableCommand {
             }
             try writeFileAtomically(lines, to: URL(fileURLWithPath: predictions))
         }
+        try? FileManager.default.removeItem(at: stateURL)
         log.info("wrote \(outputURL.path) (checkpoint and metrics.json)")
         if json { print(String(decoding: metricsData, as: UTF8.self)) }
+    }
+
+    /// Everything that determines the run, so a saved state resumes only into the same run.
+    private func fingerprint(_ folder: URL) -> String {
+        [folder.standardizedFileURL.path, task, URL(fileURLWithPath: data).standardizedFileURL.path, regularizer.rawValue,
+         "\(p)", schedule ?? "", "\(gaussianStdAlpha)", "\(seed)", "\(trainFraction)", "\(lr)", "\(beta1)", "\(beta2)",
+         "\(eps)", "\(weightDecay)", "\(warmupRatio)", "\(epochs)", "\(batchSize)", "\(maxLength)"].joined(separator: "|")
     }
 }
 

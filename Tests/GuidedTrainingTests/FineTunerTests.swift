@@ -52,10 +52,10 @@ import Testing
         let tuner = try FineTuner(model: model, task: .sst2, tokenizer: try BertTokenizer(folder: tinyBert), recipe: recipe,
                                   noise: model.architecture.sites.map { _ in .bernoulli(0.1) }, seed: 7)
         var steps = 0
-        let results = try tuner.run(task(), progress: { step, total, loss in
+        let results = try #require(try tuner.run(task(), progress: { step, total, loss in
             steps = step
             #expect(total == 72 && loss.isFinite)
-        })
+        }))
         #expect(steps == 72)
         return results
     }
@@ -69,6 +69,42 @@ import Testing
         #expect(accuracy >= 0.875, "validation accuracy \(accuracy)")
         let second = try Self.tune(CPUBackend())
         #expect(second.map(\.trainLoss) == first.map(\.trainLoss), "the same seed gives the same run")
+    }
+
+    /// Stopped mid-epoch, saved, and resumed in a fresh model: the same parameters and results as
+    /// one uninterrupted run.
+    @Test func resumeGivesTheUninterruptedRun() throws {
+        func tuner(_ checkpoint: URL?) throws -> FineTuner {
+            let (model, _) = try BertCheckpoint.load(Self.tinyBert, head: .sequenceClassification(labels: 2, regression: false),
+                                                     backend: CPUBackend(), seed: 3)
+            var recipe = FineTuneRecipe()
+            recipe.learningRate = 3e-3
+            recipe.epochs = 2
+            recipe.batchSize = 4
+            recipe.maxLength = 16
+            let t = try FineTuner(model: model, task: .sst2, tokenizer: try BertTokenizer(folder: Self.tinyBert), recipe: recipe,
+                                  noise: model.architecture.sites.map { _ in .bernoulli(0.1) }, seed: 7)
+            t.checkpoint = checkpoint
+            t.fingerprint = "test"
+            return t
+        }
+        let whole = try tuner(nil)
+        let expected = try #require(try whole.run(Self.task(), progress: { _, _, _ in }))
+
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("guided-ft-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: state) }
+        var steps = 0
+        let first = try tuner(state)
+        let stopped = try first.run(Self.task(), shouldStop: { steps >= 9 }, progress: { step, _, _ in steps = step })
+        #expect(stopped == nil && steps == 9, "stopped in the middle of epoch 2")
+        let second = try tuner(state)
+        let resumed = try #require(try second.run(Self.task(), resume: true, progress: { _, _, _ in }))
+        #expect(resumed.map(\.trainLoss) == expected.map(\.trainLoss))
+        #expect(try second.model.backend.download(second.model.parameters) == whole.model.backend.download(whole.model.parameters))
+
+        let other = try tuner(state)
+        other.fingerprint = "other"
+        #expect { _ = try other.run(Self.task(), resume: true, progress: { _, _, _ in }) } throws: { "\($0)".contains("other settings") }
     }
 
     @Test func wrongHeadIsAnError() throws {

@@ -62,9 +62,17 @@ public final class FineTuner {
         self.seed = seed
     }
 
-    /// Trains for `recipe.epochs` and returns one result per epoch. `progress(step, total, loss)`
-    /// is called after every optimizer step.
-    public func run(_ split: RestartSplit, progress: (Int, Int, Float) -> Void) throws -> [EpochResult] {
+    /// Where the training state is saved after every epoch and when `shouldStop` says so; nil: never.
+    public var checkpoint: URL?
+    /// Identifies the run's settings; a checkpoint resumes only into the same fingerprint.
+    public var fingerprint = ""
+
+    /// Trains for `recipe.epochs` and returns one result per epoch, or nil when `shouldStop` asked to
+    /// stop (the state is then in `checkpoint`). With `resume`, continues from `checkpoint`: batch
+    /// order and dropout masks depend only on (seed, epoch, step), so the result is the one an
+    /// uninterrupted run gives. `progress(step, total, loss)` is called after every optimizer step.
+    public func run(_ split: RestartSplit, resume: Bool = false, shouldStop: () -> Bool = { false },
+                    progress: (Int, Int, Float) -> Void) throws -> [EpochResult]? {
         let encodings = encode(split.train, tokenizer: tokenizer, maxLength: recipe.maxLength)
         let stepsPerEpoch = (split.train.count + recipe.batchSize - 1) / recipe.batchSize
         let total = stepsPerEpoch * recipe.epochs
@@ -72,40 +80,56 @@ public final class FineTuner {
         let backend = model.backend
         let gradients = try GradientAccumulator(backend: backend, layout: model.layout)
         let m = try backend.allocate(model.layout.totalCount), v = try backend.allocate(model.layout.totalCount)
-        var results: [EpochResult] = []
-        var step = 0
-        for epoch in 0..<recipe.epochs {
+        var state = TrainingState()
+        if resume, let checkpoint, FileManager.default.fileExists(atPath: checkpoint.path) {
+            state = try TrainingState.read(checkpoint, fingerprint: fingerprint, parameters: model.parameters, m: m, v: v,
+                                           backend: backend)
+        }
+        while state.step < total {
+            let epoch = state.step / stepsPerEpoch
             let order = SeededShuffle.permutation(count: split.train.count, seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
             let batches = try GlueBatches(encodings: encodings, labels: split.train.map(\.label), order: order,
                                           batchSize: recipe.batchSize, padId: tokenizer.padId)
-            var lossSum = 0.0
-            for batch in batches {
+            for index in (state.step % stepsPerEpoch)..<batches.count {
+                if shouldStop() {
+                    try save(state, m: m, v: v)
+                    return nil
+                }
+                let batch = batches[index]
                 try gradients.zero()
                 let tokens = TokenBatch(batch: batch.batch, tokens: batch.tokens, inputIds: batch.inputIds,
                                         tokenTypeIds: batch.tokenTypeIds, attentionMask: batch.attentionMask)
                 let pass = try model.classify(tokens, labels: batch.labels,
-                                              regularization: Regularization(noise: noise, seed: seed, step: UInt32(step)),
+                                              regularization: Regularization(noise: noise, seed: seed, step: UInt32(state.step)),
                                               reduction: .batchMean)
                 try model.classifyBackward(pass, sink: gradients)
                 if try backend.countNonFinite(gradients.gradients) > 0 {
-                    throw ModelError("a gradient became NaN or Inf at step \(step) (epoch \(epoch + 1)); loss \(pass.loss)")
+                    throw ModelError("a gradient became NaN or Inf at step \(state.step) (epoch \(epoch + 1)); loss \(pass.loss)")
                 }
-                let rate = linearWarmupLearningRate(step: step, total: total, warmup: warmup, base: recipe.learningRate)
+                let rate = linearWarmupLearningRate(step: state.step, total: total, warmup: warmup, base: recipe.learningRate)
                 try backend.adamW(parameters: model.parameters, gradients: gradients.gradients, m: m, v: v,
                                   hyper: AdamHyper(learningRate: rate, beta1: recipe.beta1, beta2: recipe.beta2,
-                                                   eps: recipe.eps, weightDecay: recipe.weightDecay, step: step + 1))
-                lossSum += Double(pass.loss) * Double(batch.batch)
-                step += 1
-                progress(step, total, pass.loss)
+                                                   eps: recipe.eps, weightDecay: recipe.weightDecay, step: state.step + 1))
+                state.epochLossSum += Double(pass.loss) * Double(batch.batch)
+                state.step += 1
+                progress(state.step, total, pass.loss)
             }
             var scores: [String: [String: Double]] = [:]
             for validation in split.validation {
                 let s = try evaluate(validation.examples, split: validation.name).scores
                 scores[validation.name] = s.values.merging(["combined": s.combined]) { a, _ in a }
             }
-            results.append(EpochResult(epoch: epoch + 1, trainLoss: lossSum / Double(max(1, split.train.count)), scores: scores))
+            state.results.append(EpochResult(epoch: epoch + 1, trainLoss: state.epochLossSum / Double(max(1, split.train.count)),
+                                             scores: scores))
+            state.epochLossSum = 0
+            try save(state, m: m, v: v)
         }
-        return results
+        return state.results
+    }
+
+    private func save(_ state: TrainingState, m: Tensor, v: Tensor) throws {
+        guard let checkpoint else { return }
+        try state.write(checkpoint, fingerprint: fingerprint, parameters: model.parameters, m: m, v: v, backend: model.backend)
     }
 
     /// Evaluation-mode predictions (class index, or the regression value) and their scores.
@@ -127,5 +151,39 @@ public final class FineTuner {
             }
         }
         return (predictions, try task.evaluate(predictions: predictions, examples: examples, split: split))
+    }
+}
+
+/// What a fine-tuning run needs to continue: the step, the epochs' results so far, the running loss
+/// of the current epoch, and (in the file) parameters and Adam moments.
+struct TrainingState {
+    var step = 0
+    var results: [EpochResult] = []
+    var epochLossSum = 0.0
+
+    func write(_ url: URL, fingerprint: String, parameters: Tensor, m: Tensor, v: Tensor, backend: Backend) throws {
+        let n = parameters.count
+        try SafeTensorsWriter.write([("parameters", [n], try backend.download(parameters)), ("adam_m", [n], try backend.download(m)),
+                                     ("adam_v", [n], try backend.download(v))], metadata: [
+            "fingerprint": fingerprint, "step": String(step), "epoch_loss_sum": String(epochLossSum),
+            "results": String(decoding: try JSONEncoder().encode(results), as: UTF8.self),
+        ], to: url)
+    }
+
+    static func read(_ url: URL, fingerprint: String, parameters: Tensor, m: Tensor, v: Tensor, backend: Backend) throws -> TrainingState {
+        let file = try SafeTensorsFile(contentsOf: url)
+        guard file.metadata["fingerprint"] == fingerprint else {
+            throw ModelError("\(url.path) was written by a run with other settings; rerun without --resume or with the same flags")
+        }
+        guard let step = Int(file.metadata["step"] ?? ""), let loss = Double(file.metadata["epoch_loss_sum"] ?? ""),
+              let results = try? JSONDecoder().decode([EpochResult].self, from: Data((file.metadata["results"] ?? "").utf8)) else {
+            throw ModelError("\(url.path): damaged training checkpoint")
+        }
+        for (name, tensor) in [("parameters", parameters), ("adam_m", m), ("adam_v", v)] {
+            let values = try file.floats(name)
+            guard values.count == tensor.count else { throw ModelError("\(url.path): \(name) does not fit the model") }
+            try backend.upload(values, to: tensor)
+        }
+        return TrainingState(step: step, results: results, epochLossSum: loss)
     }
 }
