@@ -31,7 +31,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the CPU backend.")
     var openclOnly = false
 
-    @Flag(help: "Time whole models instead of kernels: an evaluation forward and a training step (forward, backward, AdamW, dropout 0.1) of a BERT with random weights, on --backend.")
+    @Flag(help: "Time whole models instead of kernels: an evaluation forward and a training step (forward, backward, AdamW) with dropout 0.1 and with a guided schedule, of a BERT with random weights, on --backend.")
     var models = false
 
     @Option(help: "With --models: the backend to time (cpu or opencl; run one per process to compare peak memory).")
@@ -102,13 +102,16 @@ struct Bench: ParsableCommand {
         let selected = try backend.choice.make(device: device)
         log.info("backend: \(selected.backend.name) (\(selected.reason))")
         var results: [ModelBenchResult] = []
-        let table = TextTable(columns: ["model", "backend", "batch×tokens", "forward samples/s", "train step samples/s", "peak RSS MiB"])
+        let table = TextTable(columns: ["model", "backend", "batch×tokens", "forward samples/s", "train step samples/s",
+                                        "guided step samples/s", "guided/dropout time", "peak RSS MiB"])
         for shape in shapes.shapes {
             log.info("\(shape): \(repeats) forwards and training steps")
             let r = try ModelBenchmarks.run(shape, on: selected.backend, steps: repeats)
             results.append(r)
             table.add([r.shape, r.backend, "\(r.batch)×\(r.tokens)", String(format: "%.2f", r.forwardSamplesPerSecond),
-                       String(format: "%.2f", r.trainStepSamplesPerSecond), String(format: "%.0f", r.peakResidentMiB)])
+                       String(format: "%.2f", r.trainStepSamplesPerSecond), String(format: "%.2f", r.guidedStepSamplesPerSecond),
+                       String(format: "%.3f", r.trainStepSamplesPerSecond / r.guidedStepSamplesPerSecond),
+                       String(format: "%.0f", r.peakResidentMiB)])
         }
         if json {
             let encoder = JSONEncoder()

@@ -11,6 +11,8 @@ public struct ModelBenchResult: Codable, Sendable {
     public let forwardSamplesPerSecond: Double
     /// Forward + backward + AdamW with dropout 0.1 at every site, samples per second.
     public let trainStepSamplesPerSecond: Double
+    /// The same step with a guided schedule (p from 0.1 down to 0 across the sites), samples per second.
+    public let guidedStepSamplesPerSecond: Double
     /// The process's peak resident memory after the run (MiB): compare one backend per process.
     public let peakResidentMiB: Double
 }
@@ -39,11 +41,16 @@ public enum ModelBenchmarks {
         let sink = try GradientAccumulator(backend: backend, layout: architecture.layout)
         let m = try backend.allocate(architecture.layout.totalCount), v = try backend.allocate(architecture.layout.totalCount)
         let noise = architecture.sites.map { _ in Noise.bernoulli(0.1) as Noise? }
+        // A guided-shaped schedule: distinct p per site, linear from 0.1 to 0 (the top site is off).
+        let n = architecture.sites.count
+        let guided = architecture.sites.map { site -> Noise? in
+            .bernoulli(Float(0.1 * Double(n - 1 - site.index) / Double(max(1, n - 1))))
+        }
 
         func forward() throws {
             _ = try model.classify(batch, labels: labels, regularization: nil, reduction: .batchMean)
         }
-        func trainStep(_ step: Int) throws {
+        func trainStep(_ step: Int, _ noise: [Noise?]) throws {
             try sink.zero()
             let pass = try model.classify(batch, labels: labels, regularization: Regularization(noise: noise, seed: 1, step: UInt32(step)),
                                           reduction: .batchMean)
@@ -59,13 +66,21 @@ public enum ModelBenchmarks {
         }
         try forward()
         let forwardTime = try seconds { for _ in 0..<steps { try forward() } } / Double(steps)
-        try trainStep(1)
-        let trainTime = try seconds { for s in 0..<steps { try trainStep(s + 2) } } / Double(steps)
+        try trainStep(1, noise)
+        // Interleaved so that machine noise hits both alike.
+        var trainTime = 0.0, guidedTime = 0.0
+        for s in 0..<steps {
+            trainTime += try seconds { try trainStep(2 * s + 2, noise) }
+            guidedTime += try seconds { try trainStep(2 * s + 3, guided) }
+        }
+        trainTime /= Double(steps)
+        guidedTime /= Double(steps)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return ModelBenchResult(shape: shape.name, backend: backend is OpenCLBackend ? "opencl" : "cpu", batch: b, tokens: t,
                                 forwardSamplesPerSecond: Double(b) / forwardTime,
                                 trainStepSamplesPerSecond: Double(b) / trainTime,
+                                guidedStepSamplesPerSecond: Double(b) / guidedTime,
                                 peakResidentMiB: Double(usage.ru_maxrss) / 1024)
     }
 }
