@@ -157,7 +157,9 @@ struct Finetune: ParsableCommand {
         if let predictions {
             var lines = Data()
             for validation in split.validation {
-                let (predicted, _) = try tuner.evaluate(validation.examples, split: validation.name)
+                // The final epoch's evaluation (a resumed run that had finished training has none yet).
+                let predicted = try tuner.lastPredictions[validation.name]
+                    ?? tuner.evaluate(validation.examples, split: validation.name).predictions
                 for (example, prediction) in zip(validation.examples, predicted) {
                     let object: [String: Any] = ["split": validation.name, "label": example.label, "prediction": prediction]
                     lines.append(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))

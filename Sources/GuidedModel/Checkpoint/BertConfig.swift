@@ -68,15 +68,7 @@ public struct BertConfig: Sendable, Equatable {
     public init(data: Data, path: String = "config.json") throws {
         self.path = path
         self.json = data
-        let root: StrictJSON.Value
-        do {
-            root = try StrictJSON.parse([UInt8](data))
-        } catch {
-            throw ModelError("\(path): not valid JSON: \(error.message) at byte \(error.offset)")
-        }
-        guard case .object = root else {
-            throw ModelError("\(path): expected a JSON object, got \(root.kindDescription)")
-        }
+        let root = try StrictJSON.parseObject(data, path: path)
         let reader = ConfigReader(path: path, root: root)
 
         modelType = try reader.string("model_type", default: "bert")

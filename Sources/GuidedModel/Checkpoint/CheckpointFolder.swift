@@ -123,15 +123,7 @@ public struct CheckpointFolder: Sendable {
         } catch {
             throw ModelError("\(path): cannot read the file: \(error.localizedDescription)")
         }
-        let root: StrictJSON.Value
-        do {
-            root = try StrictJSON.parse([UInt8](data))
-        } catch {
-            throw ModelError("\(path): not valid JSON: \(error.message) at byte \(error.offset)")
-        }
-        guard case .object = root else {
-            throw ModelError("\(path): expected a JSON object with \"weight_map\", got \(root.kindDescription)")
-        }
+        let root = try StrictJSON.parseObject(data, path: path, expected: "a JSON object with \"weight_map\"")
         guard let weightMap = root["weight_map"] else {
             throw ModelError("\(path): missing \"weight_map\" (tensor name → shard file)")
         }

@@ -79,6 +79,21 @@ enum StrictJSON {
     static let maxDepth = 64
 
     /// Parses one JSON value from `bytes`, allowing surrounding whitespace only.
+    /// Parses a file's contents that must be one JSON object; errors name `path` and say what
+    /// the object was meant to be (`expected`, e.g. "a JSON object with \"weight_map\"").
+    static func parseObject(_ data: Data, path: String, expected: String = "a JSON object") throws -> Value {
+        let root: Value
+        do {
+            root = try parse([UInt8](data))
+        } catch {
+            throw ModelError("\(path): not valid JSON: \(error.message) at byte \(error.offset)")
+        }
+        guard case .object = root else {
+            throw ModelError("\(path): expected \(expected), got \(root.kindDescription)")
+        }
+        return root
+    }
+
     static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> Value {
         if let bad = firstInvalidUTF8Offset(bytes) {
             throw SyntaxError(message: "invalid UTF-8", offset: bad)

@@ -66,6 +66,10 @@ public final class FineTuner {
     public var checkpoint: URL?
     /// Identifies the run's settings; a checkpoint resumes only into the same fingerprint.
     public var fingerprint = ""
+    /// The last evaluation's predictions per validation split (class index or regression value).
+    public private(set) var lastPredictions: [String: [Float]] = [:]
+    /// Validation encodings by split name, tokenised once per run.
+    private var validationEncodings: [String: [Encoding]] = [:]
 
     /// Trains for `recipe.epochs` and returns one result per epoch, or nil when `shouldStop` asked to
     /// stop (the state is then in `checkpoint`). With `resume`, continues from `checkpoint`: batch
@@ -116,7 +120,9 @@ public final class FineTuner {
             }
             var scores: [String: [String: Double]] = [:]
             for validation in split.validation {
-                let s = try evaluate(validation.examples, split: validation.name).scores
+                let evaluated = try evaluate(validation.examples, split: validation.name)
+                lastPredictions[validation.name] = evaluated.predictions
+                let s = evaluated.scores
                 scores[validation.name] = s.values.merging(["combined": s.combined]) { a, _ in a }
             }
             state.results.append(EpochResult(epoch: epoch + 1, trainLoss: state.epochLossSum / Double(max(1, split.train.count)),
@@ -133,8 +139,10 @@ public final class FineTuner {
     }
 
     /// Evaluation-mode predictions (class index, or the regression value) and their scores.
+    /// `split` names the examples: their encodings are kept for later calls with the same name.
     public func evaluate(_ examples: [GlueExample], split: String) throws -> (predictions: [Float], scores: GlueScores) {
-        let encodings = encode(examples, tokenizer: tokenizer, maxLength: recipe.maxLength)
+        let encodings = validationEncodings[split] ?? encode(examples, tokenizer: tokenizer, maxLength: recipe.maxLength)
+        validationEncodings[split] = encodings
         let batches = try GlueBatches(encodings: encodings, labels: examples.map(\.label), order: nil,
                                       batchSize: max(recipe.batchSize, 32), padId: tokenizer.padId)
         let classes = task.numLabels
