@@ -76,8 +76,11 @@ struct Finetune: ParsableCommand {
     @Flag(help: "Continue from OUTPUT/training-state.safetensors (saved after every epoch and on Ctrl-C) if it exists.")
     var resume = false
 
-    @Flag(help: "Skip malformed data rows (counted and reported) instead of stopping.")
+    @Flag(help: "Skip malformed data rows (counted in metrics.json and reported) instead of stopping.")
     var skipBadRows = false
+
+    @Flag(inversion: .prefixedNo, help: "Save the fine-tuned model as a transformers checkpoint in OUTPUT (sweeps pass --no-save-model).")
+    var saveModel = true
 
     @OptionGroup var compute: BackendOptions
 
@@ -129,25 +132,40 @@ struct Finetune: ParsableCommand {
         }
         let interrupt = InterruptFlag()
         let meter = ProgressMeter(label: "finetune", unit: "steps", log: log)
+        let started = Date()
+        var stepsRun = 0
         let finished = try tuner.run(split, resume: resume, shouldStop: { interrupt.isSet }) { step, total, loss in
+            stepsRun += 1
             meter.update(done: step, total: total, detail: String(format: "loss %.4f", loss))
         }
         meter.finish()
+        let seconds = Date().timeIntervalSince(started)
         guard let results = finished else {
             log.warning("interrupted: state saved to \(stateURL.path); rerun with the same flags and --resume")
             throw ExitCode(130)
         }
 
-        try BertCheckpoint.save(bert, to: outputURL, configFrom: bert.config, tokenizerFrom: folder)
+        if saveModel { try BertCheckpoint.save(bert, to: outputURL, configFrom: bert.config, tokenizerFrom: folder) }
+        struct Epoch: Encodable { let epoch: Int, trainLoss: Double, scores: [String: [String: Double?]] }
         struct Metrics: Encodable {
             let task: String, regularizer: String, p: Double, seed: UInt64, trainFraction: Double, trainExamples: Int
-            let epochs: [EpochResult], final: [String: [String: Double]]
+            let epochs: [Epoch], final: [String: [String: Double?]]
+            let data: [GlueFileSummary]
+            /// This invocation's wall time, per-epoch evaluation included (a resumed run counts only its
+            /// own part), and its training samples (steps × batch size) per second of it.
+            let seconds: Double, samplesPerSecond: Double
         }
+        // JSON has no NaN: an undefined score (constant STS-B predictions) is null.
+        func defined(_ scores: [String: [String: Double]]) -> [String: [String: Double?]] {
+            scores.mapValues { $0.mapValues { $0.isFinite ? $0 : nil } }
+        }
+        let epochs = results.map { Epoch(epoch: $0.epoch, trainLoss: $0.trainLoss, scores: defined($0.scores)) }
         let metrics = Metrics(task: glueTask.rawValue, regularizer: regularizer.rawValue, p: p, seed: seed,
                               trainFraction: trainFraction, trainExamples: split.train.count,
-                              epochs: results, final: results.last?.scores ?? [:])
+                              epochs: epochs, final: defined(results.last?.scores ?? [:]), data: data.files,
+                              seconds: seconds, samplesPerSecond: Double(stepsRun * batchSize) / max(seconds, 1e-9))
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let metricsData = try encoder.encode(metrics)
         try writeFileAtomically(metricsData, to: outputURL.appendingPathComponent("metrics.json"))
         for (name, scores) in (results.last?.scores ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -169,7 +187,7 @@ struct Finetune: ParsableCommand {
             try writeFileAtomically(lines, to: URL(fileURLWithPath: predictions))
         }
         try? FileManager.default.removeItem(at: stateURL)
-        log.info("wrote \(outputURL.path) (checkpoint and metrics.json)")
+        log.info("wrote \(outputURL.path) (\(saveModel ? "checkpoint and " : "")metrics.json)")
         if json { print(String(decoding: metricsData, as: UTF8.self)) }
     }
 

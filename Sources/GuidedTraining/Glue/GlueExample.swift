@@ -51,7 +51,7 @@ public struct GlueReadOptions: Sendable, Equatable {
 }
 
 /// What reading one file found, for the CLI to report.
-public struct GlueFileSummary: Sendable, Equatable, CustomStringConvertible {
+public struct GlueFileSummary: Sendable, Equatable, Codable, CustomStringConvertible {
     /// The path of the file.
     public var file: String
     /// The examples read.
