@@ -111,6 +111,9 @@ struct FisherEstimate: ParsableCommand {
             let missing = report.initialized.joined(separator: ", ")
             log.warning("the checkpoint has no \(missing): initialised as transformers does (normal, std \(bert.config.initializerRange)); the Fisher of those tensors describes a random head")
         }
+        guard maxLength <= bert.config.maxPositionEmbeddings else {
+            throw ModelError("--max-length \(maxLength) exceeds the model's max_position_embeddings \(bert.config.maxPositionEmbeddings); pass --max-length \(bert.config.maxPositionEmbeddings) or less")
+        }
         let tokenizer = try BertTokenizer(folder: folder)
 
         // Samples in global order; the shard keeps every N-th.
