@@ -45,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "GuidedTraining",
-            dependencies: ["GuidedCompute", "GuidedModel"]
+            dependencies: ["GuidedCompute", "GuidedModel", "GuidedMethod"]
         ),
         .executableTarget(
             name: "guided",
