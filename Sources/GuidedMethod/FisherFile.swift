@@ -113,23 +113,33 @@ public struct FisherFile: Sendable {
 
     // MARK: - Validation
 
+    /// The file's name for one of the model's tensors: its checkpoint name
+    /// (`BertArchitecture.checkpointName`), or the bare name without `bert.` (the Fisher of a
+    /// checkpoint stored without the prefix, as all-MiniLM-L6-v2 is); nil when the file has neither.
+    public func name(of slot: ParameterSlot, in architecture: BertArchitecture) -> String? {
+        let full = architecture.checkpointName(slot)
+        if shapes[full] != nil { return full }
+        return shapes[slot.name] != nil ? slot.name : nil
+    }
+
     /// Checks that the file has exactly the tensors of `architecture`, under their checkpoint
-    /// names (`BertArchitecture.checkpointName`), with the model's shapes. The error names the first
-    /// offending tensor: in model order a missing tensor or a shape mismatch, then in file order a
-    /// tensor the model does not have.
+    /// names with or without the `bert.` prefix (`name(of:in:)`), with the model's shapes. The error
+    /// names the first offending tensor: in model order a missing tensor or a shape mismatch, then in
+    /// file order a tensor the model does not have.
     public func validate(against architecture: BertArchitecture) throws {
         var expected = Set<String>()
         for slot in architecture.layout.slots {
-            let name = architecture.checkpointName(slot)
-            expected.insert(name)
-            guard let shape = shapes[name] else {
+            guard let name = name(of: slot, in: architecture) else {
+                let name = architecture.checkpointName(slot)
                 var message = "Fisher file \(path): the model's tensor \(name) is missing (\(names.count) tensors in the file)"
-                let other = name.hasPrefix("bert.") ? String(name.dropFirst(5)) : "bert." + name
-                if shapes[other] != nil { message += "; the file has \(other), a Fisher for another head?" }
+                if architecture.isHeadParameter(slot.name) == false, architecture.head == .encoder, shapes["bert." + name] != nil {
+                    message += "; the file has bert.\(name), a Fisher for a model with a head?"
+                }
                 throw ModelError(message)
             }
-            guard shape == slot.shape else {
-                throw ModelError("Fisher file \(path): tensor \(name) has shape \(shape), the model has \(slot.shape)")
+            expected.insert(name)
+            guard let shape = shapes[name], shape == slot.shape else {
+                throw ModelError("Fisher file \(path): tensor \(name) has shape \(shapes[name] ?? []), the model has \(slot.shape)")
             }
         }
         if let extra = names.first(where: { !expected.contains($0) }) {

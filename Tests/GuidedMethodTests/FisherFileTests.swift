@@ -94,10 +94,30 @@ import Testing
         let extraError = #expect(throws: ModelError.self) { try extra.validate(against: architecture) }
         #expect(extraError?.description.contains("tensor bert.pooler.dense.bias is not a parameter") == true)
 
-        // An encoder Fisher (no prefix) against an MLM model: the hint names the other spelling.
+        // An encoder Fisher against an MLM model: the head's tensors are missing.
         let encoder = try fisherFor(try tinyArchitecture(layers: 2, head: .encoder))
         let headError = #expect(throws: ModelError.self) { try encoder.validate(against: architecture) }
-        #expect(headError?.description.contains("the file has embeddings.word_embeddings.weight") == true)
+        #expect(headError?.description.contains("tensor cls.predictions.bias is missing") == true)
+
+        // An MLM Fisher of a checkpoint stored without `bert.` (all-MiniLM-L6-v2): valid, names resolved bare.
+        let bare = try fisherFor(architecture) { _, i in Float(i) }
+        let unprefixed = try FisherFile(names: bare.names.map { $0.hasPrefix("bert.") ? String($0.dropFirst(5)) : $0 },
+                                        shapes: Dictionary(uniqueKeysWithValues: bare.shapes.map { ($0.hasPrefix("bert.") ? String($0.dropFirst(5)) : $0, $1) }),
+                                        values: Dictionary(uniqueKeysWithValues: try bare.names.map { ($0.hasPrefix("bert.") ? String($0.dropFirst(5)) : $0, try bare.values($0)) }),
+                                        metadata: [:])
+        try unprefixed.validate(against: architecture)
+        let word = architecture.layout["embeddings.word_embeddings.weight"]!
+        #expect(unprefixed.name(of: word, in: architecture) == "embeddings.word_embeddings.weight")
+        #expect(good.name(of: word, in: architecture) == "bert.embeddings.word_embeddings.weight")
+
+        // The encoder spelled with `bert.` against a bare encoder model: the hint names the other spelling.
+        let encoderArchitecture = try tinyArchitecture(layers: 2, head: .encoder)
+        let prefixedEncoder = try FisherFile(names: unprefixed.names.filter { !$0.hasPrefix("cls.") }.map { "bert." + $0 },
+                                             shapes: Dictionary(uniqueKeysWithValues: unprefixed.shapes.filter { !$0.key.hasPrefix("cls.") }.map { ("bert." + $0, $1) }),
+                                             values: Dictionary(uniqueKeysWithValues: try unprefixed.names.filter { !$0.hasPrefix("cls.") }.map { ("bert." + $0, try unprefixed.values($0)) }),
+                                             metadata: [:])
+        let prefixError = #expect(throws: ModelError.self) { try prefixedEncoder.validate(against: encoderArchitecture) }
+        #expect(prefixError?.description.contains("the file has bert.embeddings.word_embeddings.weight") == true)
     }
 
     @Test func integerTensorsAreRejectedWhenOpening() throws {
