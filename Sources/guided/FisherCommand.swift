@@ -36,26 +36,13 @@ struct FisherEstimate: ParsableCommand {
     @Option(help: "A BERT checkpoint folder (config.json, model.safetensors, vocab.txt). A missing MLM head is initialised.")
     var model: String
 
-    @Option(parsing: .singleValue, help: "Text to estimate on (repeatable): .txt (one document per line), .jsonl, or a folder.")
-    var corpus: [String] = []
-
-    @Option(help: "Read masked samples from a JSON Lines file written by --dump-inputs (or the HF collator) instead of a corpus.")
-    var inputs: String?
-
     @Option(help: "The Fisher file to write (.safetensors).")
     var output: String
 
-    @Option(help: "Fraction of the corpus's documents to use, chosen with --seed; in (0, 1].")
-    var fraction: Double = 1
+    @OptionGroup var source: MaskedSampleSource
 
     @Option(help: "Use at most this many samples.")
     var maxSamples: Int?
-
-    @Option(help: "Tokens per sample, [CLS] and [SEP] included.")
-    var maxLength = 128
-
-    @Flag(help: "Split long documents into several samples of --max-length instead of truncating.")
-    var chunk = false
 
     @Option(help: "Seed for the subsample and the masks.")
     var seed: UInt64 = 0
@@ -81,12 +68,9 @@ struct FisherEstimate: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard fraction > 0 && fraction <= 1 else { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
-        guard maxLength >= 3 else { throw ValidationError("--max-length must be at least 3") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
         if let maxSamples, maxSamples < 1 { throw ValidationError("--max-samples must be at least 1") }
-        guard corpus.isEmpty != (inputs == nil) else { throw ValidationError("give either --corpus or --inputs") }
         _ = try shardParts()
     }
 
@@ -111,40 +95,17 @@ struct FisherEstimate: ParsableCommand {
             let missing = report.initialized.joined(separator: ", ")
             log.warning("the checkpoint has no \(missing): initialised as transformers does (normal, std \(bert.config.initializerRange)); the Fisher of those tensors describes a random head")
         }
-        guard maxLength <= bert.config.maxPositionEmbeddings else {
-            throw ModelError("--max-length \(maxLength) exceeds the model's max_position_embeddings \(bert.config.maxPositionEmbeddings); pass --max-length \(bert.config.maxPositionEmbeddings) or less")
-        }
         let tokenizer = try BertTokenizer(folder: folder)
-
-        // Samples in global order; the shard keeps every N-th.
-        var all: [MaskedSample]
-        if let inputs {
-            all = try readMaskedSamples(URL(fileURLWithPath: inputs))
-        } else {
-            let text = try Corpus(paths: corpus.map { URL(fileURLWithPath: $0) })
-            if text.repairedLines > 0 { log.warning("\(text.repairedLines) line(s) were not valid UTF-8; bad bytes replaced with U+FFFD") }
-            let kept = try Corpus.subsample(count: text.documents.count, fraction: fraction, seed: seed)
-            log.info("corpus: \(text.documents.count) documents in \(text.files.count) file(s); using \(kept.count)")
-            let masker = MLMMasker(tokenizer: tokenizer, seed: seed)
-            all = []
-            for index in kept {
-                for encoding in encodings(text.documents[index], tokenizer) {
-                    if let maxSamples, all.count >= maxSamples { break }
-                    all.append(masker.mask(encoding, sampleIndex: all.count))
-                }
-                if let maxSamples, all.count >= maxSamples { break }
-            }
-        }
-        if let maxSamples, all.count > maxSamples { all = Array(all.prefix(maxSamples)) }
+        let all = try source.samples(tokenizer: tokenizer, config: bert.config, seed: seed, limit: maxSamples, log: log)
         let mine = all.shard(shardIndex, of: shardCount)
         if let dumpInputs { try writeMaskedSamples(mine, to: URL(fileURLWithPath: dumpInputs)) }
-        log.info("\(mine.count) samples\(shardCount > 1 ? " in shard \(shardIndex)/\(shardCount) of \(all.count)" : ""), batches of \(batchSize), max length \(maxLength)")
+        log.info("\(mine.count) samples\(shardCount > 1 ? " in shard \(shardIndex)/\(shardCount) of \(all.count)" : ""), batches of \(batchSize), max length \(source.maxLength)")
 
         let settings = FisherSettings(
             model: folder.standardizedFileURL.path,
             checkpointSHA256: try fileSHA256(checkpointWeights(folder)),
-            inputs: inputs.map { [$0] } ?? corpus, seed: seed, fraction: fraction, maxSamples: maxSamples,
-            maxLength: maxLength, chunk: chunk, batchSize: batchSize, shardIndex: shardIndex, shardCount: shardCount)
+            inputs: source.inputs.map { [$0] } ?? source.corpus, seed: seed, fraction: source.fraction, maxSamples: maxSamples,
+            maxLength: source.maxLength, chunk: source.chunk, batchSize: batchSize, shardIndex: shardIndex, shardCount: shardCount)
         let estimator = try FisherEstimator(model: bert, settings: settings, samples: mine, checkpoint: checkpointURL)
         estimator.checkpointEvery = checkpointEvery
         if resume && FileManager.default.fileExists(atPath: checkpointURL.path) {
@@ -174,63 +135,10 @@ struct FisherEstimate: ParsableCommand {
         }
     }
 
-    private func encodings(_ document: String, _ tokenizer: BertTokenizer) -> [Encoding] {
-        guard chunk else { return [tokenizer.encode(document, maxLength: maxLength)] }
-        let ids = tokenizer.ids(of: document)
-        let body = maxLength - 2
-        return stride(from: 0, to: max(ids.count, 1), by: body).map { start in
-            let piece = Array(ids[start..<min(ids.count, start + body)])
-            let all = [tokenizer.clsId] + piece + [tokenizer.sepId]
-            return Encoding(tokens: all.map { tokenizer.token(of: $0) ?? "" }, inputIds: all,
-                            tokenTypeIds: Array(repeating: 0, count: all.count), attentionMask: Array(repeating: 1, count: all.count))
-        }
-    }
-
     private func checkpointWeights(_ folder: URL) -> URL {
         let single = folder.appendingPathComponent("model.safetensors")
         return FileManager.default.fileExists(atPath: single.path) ? single : folder.appendingPathComponent("model.safetensors.index.json")
     }
-}
-
-/// Reads `--inputs`: one `{"input_ids", "attention_mask", "token_type_ids", "labels"}` object per line.
-func readMaskedSamples(_ url: URL) throws -> [MaskedSample] {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch { throw ValidationError("\(url.path): cannot read (\(error.localizedDescription))") }
-    var samples: [MaskedSample] = []
-    for (number, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
-    where !line.allSatisfy({ $0 == 32 || $0 == 13 }) {
-        guard var sample = try? JSONDecoder().decode(PartialSample.self, from: Data(line)) else {
-            throw ValidationError("\(url.path):\(number + 1): expected {\"input_ids\": [...], \"labels\": [...], ...}")
-        }
-        let n = sample.input_ids.count
-        sample.attention_mask = sample.attention_mask ?? Array(repeating: 1, count: n)
-        sample.token_type_ids = sample.token_type_ids ?? Array(repeating: 0, count: n)
-        guard n > 0, sample.labels.count == n, sample.attention_mask!.count == n, sample.token_type_ids!.count == n else {
-            throw ValidationError("\(url.path):\(number + 1): input_ids, labels, attention_mask and token_type_ids must have the same length")
-        }
-        samples.append(MaskedSample(inputIds: sample.input_ids, tokenTypeIds: sample.token_type_ids!,
-                                    attentionMask: sample.attention_mask!, labels: sample.labels))
-    }
-    guard !samples.isEmpty else { throw ValidationError("\(url.path): no samples") }
-    return samples
-}
-
-private struct PartialSample: Decodable {
-    var input_ids: [Int32]
-    var attention_mask: [Int32]?
-    var token_type_ids: [Int32]?
-    var labels: [Int32]
-}
-
-func writeMaskedSamples(_ samples: [MaskedSample], to url: URL) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    var text = Data()
-    for sample in samples {
-        text.append(try encoder.encode(sample))
-        text.append(UInt8(ascii: "\n"))
-    }
-    try writeFileAtomically(text, to: url)
 }
 
 struct FisherMerge: ParsableCommand {

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import GuidedMethod
+import GuidedModel
+import Logging
+
+/// Where masked-LM samples come from, the same for `guided fisher` and `guided landscape`: a corpus
+/// (subsampled, tokenised, masked with the seeded collator masks) or a JSON Lines file of masked
+/// samples in the Hugging Face collator's form.
+struct MaskedSampleSource: ParsableArguments {
+    @Option(parsing: .singleValue, help: "Text (repeatable): .txt (one document per line), .jsonl with a \"text\" field, or a folder of them.")
+    var corpus: [String] = []
+
+    @Option(help: "Read masked samples from a JSON Lines file written by --dump-inputs (or the HF collator) instead of a corpus.")
+    var inputs: String?
+
+    @Option(help: "Fraction of the corpus's documents to use, chosen with --seed; in (0, 1].")
+    var fraction: Double = 1
+
+    @Option(help: "Tokens per sample, [CLS] and [SEP] included.")
+    var maxLength = 128
+
+    @Flag(help: "Split long documents into several samples of --max-length instead of truncating.")
+    var chunk = false
+
+    func validate() throws {
+        guard fraction > 0 && fraction <= 1 else { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
+        guard maxLength >= 3 else { throw ValidationError("--max-length must be at least 3") }
+        guard corpus.isEmpty != (inputs == nil) else { throw ValidationError("give either --corpus or --inputs") }
+    }
+
+    /// The samples in global order (at most `limit`): sample k's mask is drawn from (seed, k).
+    func samples(tokenizer: BertTokenizer, config: BertConfig, seed: UInt64, limit: Int?, log: Logger) throws -> [MaskedSample] {
+        if let inputs {
+            let all = try readMaskedSamples(URL(fileURLWithPath: inputs))
+            return limit.map { Array(all.prefix($0)) } ?? all
+        }
+        guard maxLength <= config.maxPositionEmbeddings else {
+            throw ModelError("--max-length \(maxLength) exceeds the model's max_position_embeddings \(config.maxPositionEmbeddings); pass --max-length \(config.maxPositionEmbeddings) or less")
+        }
+        let text = try Corpus(paths: corpus.map { URL(fileURLWithPath: $0) })
+        if text.repairedLines > 0 { log.warning("\(text.repairedLines) line(s) were not valid UTF-8; bad bytes replaced with U+FFFD") }
+        let kept = try Corpus.subsample(count: text.documents.count, fraction: fraction, seed: seed)
+        log.info("corpus: \(text.documents.count) documents in \(text.files.count) file(s); using \(kept.count)")
+        let masker = MLMMasker(tokenizer: tokenizer, seed: seed)
+        var all: [MaskedSample] = []
+        for index in kept {
+            for encoding in encodings(text.documents[index], tokenizer) {
+                if let limit, all.count >= limit { return all }
+                all.append(masker.mask(encoding, sampleIndex: all.count))
+            }
+        }
+        return all
+    }
+
+    private func encodings(_ document: String, _ tokenizer: BertTokenizer) -> [Encoding] {
+        guard chunk else { return [tokenizer.encode(document, maxLength: maxLength)] }
+        let ids = tokenizer.ids(of: document)
+        let body = maxLength - 2
+        return stride(from: 0, to: max(ids.count, 1), by: body).map { start in
+            let piece = Array(ids[start..<min(ids.count, start + body)])
+            let all = [tokenizer.clsId] + piece + [tokenizer.sepId]
+            return Encoding(tokens: all.map { tokenizer.token(of: $0) ?? "" }, inputIds: all,
+                            tokenTypeIds: Array(repeating: 0, count: all.count), attentionMask: Array(repeating: 1, count: all.count))
+        }
+    }
+}
+
+/// Reads `--inputs`: one `{"input_ids", "attention_mask", "token_type_ids", "labels"}` object per line.
+func readMaskedSamples(_ url: URL) throws -> [MaskedSample] {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch { throw ValidationError("\(url.path): cannot read (\(error.localizedDescription))") }
+    var samples: [MaskedSample] = []
+    for (number, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
+    where !line.allSatisfy({ $0 == 32 || $0 == 13 }) {
+        guard var sample = try? JSONDecoder().decode(PartialSample.self, from: Data(line)) else {
+            throw ValidationError("\(url.path):\(number + 1): expected {\"input_ids\": [...], \"labels\": [...], ...}")
+        }
+        let n = sample.input_ids.count
+        sample.attention_mask = sample.attention_mask ?? Array(repeating: 1, count: n)
+        sample.token_type_ids = sample.token_type_ids ?? Array(repeating: 0, count: n)
+        guard n > 0, sample.labels.count == n, sample.attention_mask!.count == n, sample.token_type_ids!.count == n else {
+            throw ValidationError("\(url.path):\(number + 1): input_ids, labels, attention_mask and token_type_ids must have the same length")
+        }
+        samples.append(MaskedSample(inputIds: sample.input_ids, tokenTypeIds: sample.token_type_ids!,
+                                    attentionMask: sample.attention_mask!, labels: sample.labels))
+    }
+    guard !samples.isEmpty else { throw ValidationError("\(url.path): no samples") }
+    return samples
+}
+
+private struct PartialSample: Decodable {
+    var input_ids: [Int32]
+    var attention_mask: [Int32]?
+    var token_type_ids: [Int32]?
+    var labels: [Int32]
+}
+
+func writeMaskedSamples(_ samples: [MaskedSample], to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    var text = Data()
+    for sample in samples {
+        text.append(try encoder.encode(sample))
+        text.append(UInt8(ascii: "\n"))
+    }
+    try writeFileAtomically(text, to: url)
+}
+
