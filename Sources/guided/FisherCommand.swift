@@ -41,6 +41,9 @@ struct FisherEstimate: ParsableCommand {
 
     @OptionGroup var source: MaskedSampleSource
 
+    @Option(help: "Fraction of the corpus's documents to use, chosen with --seed; in (0, 1].")
+    var fraction: Double = 1
+
     @Option(help: "Use at most this many samples.")
     var maxSamples: Int?
 
@@ -68,6 +71,7 @@ struct FisherEstimate: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard fraction > 0 && fraction <= 1 else { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
         if let maxSamples, maxSamples < 1 { throw ValidationError("--max-samples must be at least 1") }
@@ -96,7 +100,7 @@ struct FisherEstimate: ParsableCommand {
             log.warning("the checkpoint has no \(missing): initialised as transformers does (normal, std \(bert.config.initializerRange)); the Fisher of those tensors describes a random head")
         }
         let tokenizer = try BertTokenizer(folder: folder)
-        let all = try source.samples(tokenizer: tokenizer, config: bert.config, seed: seed, limit: maxSamples, log: log)
+        let all = try source.samples(tokenizer: tokenizer, config: bert.config, seed: seed, fraction: fraction, limit: maxSamples, log: log)
         let mine = all.shard(shardIndex, of: shardCount)
         if let dumpInputs { try writeMaskedSamples(mine, to: URL(fileURLWithPath: dumpInputs)) }
         log.info("\(mine.count) samples\(shardCount > 1 ? " in shard \(shardIndex)/\(shardCount) of \(all.count)" : ""), batches of \(batchSize), max length \(source.maxLength)")
@@ -104,7 +108,7 @@ struct FisherEstimate: ParsableCommand {
         let settings = FisherSettings(
             model: folder.standardizedFileURL.path,
             checkpointSHA256: try fileSHA256(checkpointWeights(folder)),
-            inputs: source.inputs.map { [$0] } ?? source.corpus, seed: seed, fraction: source.fraction, maxSamples: maxSamples,
+            inputs: source.inputs.map { [$0] } ?? source.corpus, seed: seed, fraction: fraction, maxSamples: maxSamples,
             maxLength: source.maxLength, chunk: source.chunk, batchSize: batchSize, shardIndex: shardIndex, shardCount: shardCount)
         let estimator = try FisherEstimator(model: bert, settings: settings, samples: mine, checkpoint: checkpointURL)
         estimator.checkpointEvery = checkpointEvery
@@ -135,10 +139,6 @@ struct FisherEstimate: ParsableCommand {
         }
     }
 
-    private func checkpointWeights(_ folder: URL) -> URL {
-        let single = folder.appendingPathComponent("model.safetensors")
-        return FileManager.default.fileExists(atPath: single.path) ? single : folder.appendingPathComponent("model.safetensors.index.json")
-    }
 }
 
 struct FisherMerge: ParsableCommand {

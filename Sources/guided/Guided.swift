@@ -16,7 +16,7 @@ struct Guided: ParsableCommand {
             CPU reference backend. Start with `guided devices` to see what this machine has, and \
             `guided bench` to time every kernel on both backends.
             """,
-        subcommands: [Devices.self, Bench.self, Inspect.self, Tokenize.self, Fisher.self, Schedule.self, Finetune.self, Sweep.self, Demo.self]
+        subcommands: [Devices.self, Bench.self, Inspect.self, Tokenize.self, Fisher.self, Schedule.self, Finetune.self, Sweep.self, Landscape.self, Demo.self]
     )
 
     static func main() {

@@ -14,9 +14,6 @@ struct MaskedSampleSource: ParsableArguments {
     @Option(help: "Read masked samples from a JSON Lines file written by --dump-inputs (or the HF collator) instead of a corpus.")
     var inputs: String?
 
-    @Option(help: "Fraction of the corpus's documents to use, chosen with --seed; in (0, 1].")
-    var fraction: Double = 1
-
     @Option(help: "Tokens per sample, [CLS] and [SEP] included.")
     var maxLength = 128
 
@@ -24,13 +21,14 @@ struct MaskedSampleSource: ParsableArguments {
     var chunk = false
 
     func validate() throws {
-        guard fraction > 0 && fraction <= 1 else { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
         guard maxLength >= 3 else { throw ValidationError("--max-length must be at least 3") }
         guard corpus.isEmpty != (inputs == nil) else { throw ValidationError("give either --corpus or --inputs") }
     }
 
-    /// The samples in global order (at most `limit`): sample k's mask is drawn from (seed, k).
-    func samples(tokenizer: BertTokenizer, config: BertConfig, seed: UInt64, limit: Int?, log: Logger) throws -> [MaskedSample] {
+    /// The samples in global order (at most `limit`), from the `fraction` of the corpus's documents
+    /// chosen with `seed`: sample k's mask is drawn from (seed, k).
+    func samples(tokenizer: BertTokenizer, config: BertConfig, seed: UInt64, fraction: Double = 1, limit: Int?,
+                 log: Logger) throws -> [MaskedSample] {
         if let inputs {
             let all = try readMaskedSamples(URL(fileURLWithPath: inputs))
             return limit.map { Array(all.prefix($0)) } ?? all
