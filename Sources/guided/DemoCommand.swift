@@ -13,9 +13,11 @@ struct Demo: ParsableCommand {
             1. pretrains a small BERT (4 layers, hidden 64) by masked-LM on a generated language;
             2. estimates its Fisher on a fresh corpus sample and writes the report plots;
             3. turns the per-layer ranking into a guided-dropout schedule;
-            4. fine-tunes it on a generated sentiment task with negation, under data paucity, with \
+            4. draws the masked-LM loss landscape perturbing all, the top 50% and the bottom 50% of the \
+            parameters by Fisher (the paper's Figure 1);
+            5. fine-tunes it on a generated sentiment task with negation, under data paucity, with \
             standard dropout, Gaussian noise and guided dropout over several restarts;
-            5. prints the results table (max and mean over restarts, as the paper's Table 2) and writes \
+            6. prints the results table (max and mean over restarts, as the paper's Table 2) and writes \
             results.json, results.md and plots to --output.
             Learning rates are the demo's own (the model is small and freshly pretrained), not the paper's.
             """)
@@ -70,8 +72,10 @@ struct Demo: ParsableCommand {
         try pretrain(model, samples: samples, log: log)
         try BertCheckpoint.save(model, to: modelFolder, configFrom: config, tokenizerFrom: nil)
 
-        // 2. Its Fisher on a fresh sample of the language.
-        let fisherSamples = language.corpus(documents: 256, seed: seed &+ 1000).enumerated().map {
+        // 2. Its Fisher on a fresh sample of the language (written out, for `guided fisher` and `landscape`).
+        let fisherCorpus = language.corpus(documents: 256, seed: seed &+ 1000)
+        try writeFileAtomically(Data((fisherCorpus.joined(separator: "\n") + "\n").utf8), to: out.appendingPathComponent("corpus.txt"))
+        let fisherSamples = fisherCorpus.enumerated().map {
             MLMMasker(tokenizer: tokenizer, seed: seed &+ 1000).mask(tokenizer.encode($1, maxLength: 48), sampleIndex: $0)
         }
         let fisherURL = out.appendingPathComponent("fisher.safetensors")
@@ -92,7 +96,10 @@ struct Demo: ParsableCommand {
         try schedule.file(model: modelFolder.path, fisher: fisherURL.path).write(to: out.appendingPathComponent("schedule.json"))
         try writeFileAtomically(Data(schedule.chart().svg().utf8), to: plots.appendingPathComponent("schedule.svg"))
 
-        // 4. Fine-tuning with the three regularizers over restarts, under data paucity.
+        // 4. Loss landscapes around the pretrained weights (the paper's Figure 1).
+        let landscapes = try drawLandscapes(model, samples: Array(fisherSamples.prefix(32)), fisher: fisher, to: plots, log: log)
+
+        // 5. Fine-tuning with the three regularizers over restarts, under data paucity.
         let task = language.sentimentTask(examples: 1000, seed: seed &+ 2000)
         let data = GlueData(task: .sst2, train: Array(task.prefix(800)), validation: [GlueSplit(name: "validation", examples: Array(task.suffix(200)))])
         var recipe = FineTuneRecipe()
@@ -119,7 +126,7 @@ struct Demo: ParsableCommand {
             results.append((name, accuracies))
         }
 
-        // 5. The results table, files and plots.
+        // 6. The results table, files and plots.
         let table = TextTable(columns: ["regularizer", "max", "mean", "restarts"])
         for r in results {
             table.add([r.regularizer, String(format: "%.4f", r.accuracies.max() ?? .nan),
@@ -129,7 +136,27 @@ struct Demo: ParsableCommand {
         let header = "Generated sentiment task, train fraction \(trainFraction), \(restarts) restarts: validation accuracy"
         print(header)
         print(table.render())
-        try writeFileAtomically(Data("# guided demo\n\n\(header)\n\n\(table.markdown())\n".utf8), to: out.appendingPathComponent("results.md"))
+        print("\nLoss landscapes of the pretrained model (rise of the masked-LM loss at radius \(landscapes.first?.sharpness.radius ?? 0)):")
+        let sharpness = TextTable(columns: ["perturbed", "L(θ₀)", "rise at r", "curvature α", "curvature β"])
+        for surface in landscapes {
+            let s = surface.sharpness
+            sharpness.add([surface.description, String(format: "%.4f", s.centre), String(format: "%.4f", s.rise),
+                           String(format: "%.3f", s.curvatureAlpha), s.curvatureBeta.map { String(format: "%.3f", $0) } ?? "-"])
+        }
+        print(sharpness.render())
+        try writeFileAtomically(Data("""
+            # guided demo
+
+            \(header)
+
+            \(table.markdown())
+
+            Loss landscapes of the pretrained model (plots/landscape-*.svg): the masked-LM loss at radius \
+            \(landscapes.first?.sharpness.radius ?? 0) around θ₀ along two random layer-normalised directions.
+
+            \(sharpness.markdown())
+
+            """.utf8), to: out.appendingPathComponent("results.md"))
         let json = try JSONSerialization.data(withJSONObject: Dictionary(uniqueKeysWithValues: results.map { ($0.regularizer, $0.accuracies) }),
                                               options: [.prettyPrinted, .sortedKeys])
         try writeFileAtomically(json, to: out.appendingPathComponent("results.json"))
@@ -137,7 +164,35 @@ struct Demo: ParsableCommand {
                           groups: results.map { BoxPlot.Group($0.regularizer, $0.accuracies) }, xLabel: "regularizer",
                           y: Axis("accuracy"))
         try writeFileAtomically(Data(box.svg().utf8), to: plots.appendingPathComponent("restarts.svg"))
-        log.info("wrote \(out.path): model/, fisher.safetensors, schedule.json, results.md, results.json, plots/ (\(fisherPlots.count + 2) SVG files)")
+        log.info("wrote \(out.path): model/, fisher.safetensors, schedule.json, corpus.txt, results.md, results.json, plots/ (\(fisherPlots.count + 2 + landscapes.count) SVG files)")
+    }
+
+    /// The 2-D landscapes perturbing all, the top half and the bottom half of the matrices by Fisher
+    /// (by element), on a 9×9 grid over [−1, 1], and their plots.
+    private func drawLandscapes(_ model: BertModel, samples: [MaskedSample], fisher: FisherFile, to plots: URL,
+                                log: Logger) throws -> [LandscapeSurface] {
+        let layout = model.layout
+        var fisherValues = [Float](repeating: 0, count: layout.totalCount)
+        for slot in layout.slots {
+            let values = try fisher.values(fisher.name(of: slot, in: model.architecture)!)
+            fisherValues.replaceSubrange(slot.offset..<(slot.offset + slot.count), with: values)
+        }
+        let selections = try [ParameterSelection.all(layout: layout)] + [PerturbedSet.top, .bottom].map {
+            try ParameterSelection.select($0, fraction: 0.5, unit: .element, layout: layout, fisher: fisherValues, seed: seed)
+        }
+        let directions = LandscapeDirections.random(layout: layout, parameters: try model.backend.download(model.parameters),
+                                                    seed: seed, normalization: .layer)
+        let evaluator = try LandscapeEvaluator(model: model, samples: samples, batchSize: 32)
+        let points = try LandscapePoints(url: plots.deletingLastPathComponent().appendingPathComponent("landscape-points.jsonl"), resume: false)
+        let meter = ProgressMeter(label: "landscape", unit: "points", log: log)
+        let surfaces = try LossLandscape.run(evaluator: evaluator, directions: directions, selections: selections,
+                                             grid: try LandscapeGrid(count: 9, range: -1...1, oneDimensional: false), radius: 0.1,
+                                             points: points, shouldStop: { false }, progress: { meter.update(done: $0, total: $1) }) ?? []
+        meter.finish()
+        for plot in LandscapeOutput.plots(surfaces) {
+            try writeFileAtomically(Data(plot.svg.utf8), to: plots.appendingPathComponent(plot.name))
+        }
+        return surfaces
     }
 
     /// Masked-LM pretraining: AdamW (lr 1e-3, warm-up 10%), batch 32, dropout 0.1 at every site.
