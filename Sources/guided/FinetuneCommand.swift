@@ -103,8 +103,8 @@ struct Finetune: ParsableCommand {
         let data = try GlueData.load(glueTask, from: URL(fileURLWithPath: data), options: GlueReadOptions(skipBadRows: skipBadRows))
         for file in data.files { log.info("\(file)") }
         let split = try data.restartSplit(seed: seed, trainFraction: trainFraction)
-        let validationSizes = split.validation.map { "\($0.name) \($0.examples.count)" }.joined(separator: ", ")
-        log.info("\(glueTask.displayName): \(split.train.count) training examples (of \(split.fullTrainCount)), validation \(validationSizes)")
+        let validationSizes = split.validation.map { "\($0.examples.count) in \($0.name)" }.joined(separator: ", ")
+        log.info("\(glueTask.displayName): \(split.train.count) training examples (of \(split.fullTrainCount)), validation examples: \(validationSizes)")
 
         let computeBackend = try compute.make(log)
         let folder = URL(fileURLWithPath: model)
@@ -133,13 +133,17 @@ struct Finetune: ParsableCommand {
         let interrupt = InterruptFlag()
         let meter = ProgressMeter(label: "finetune", unit: "steps", log: log)
         let started = Date()
-        var stepsRun = 0
         let finished = try tuner.run(split, resume: resume, shouldStop: { interrupt.isSet }) { step, total, loss in
-            stepsRun += 1
             meter.update(done: step, total: total, detail: String(format: "loss %.4f", loss))
         }
         meter.finish()
         let seconds = Date().timeIntervalSince(started)
+        if tuner.trainedSamples > 0 {
+            let rate = Double(tuner.trainedSamples) / tuner.trainingSeconds
+            let line = String(format: "training: %d samples in %.1f s of optimizer steps, %.2f samples/s",
+                              tuner.trainedSamples, tuner.trainingSeconds, rate)
+            log.info("\(line)")
+        }
         guard let results = finished else {
             log.warning("interrupted: state saved to \(stateURL.path); rerun with the same flags and --resume")
             throw ExitCode(130)
@@ -151,9 +155,9 @@ struct Finetune: ParsableCommand {
             let task: String, regularizer: String, p: Double, seed: UInt64, trainFraction: Double, trainExamples: Int
             let epochs: [Epoch], final: [String: [String: Double?]]
             let data: [GlueFileSummary]
-            /// This invocation's wall time, per-epoch evaluation included (a resumed run counts only its
-            /// own part), and its training samples (steps × batch size) per second of it.
-            let seconds: Double, samplesPerSecond: Double
+            /// This invocation's wall time (a resumed run counts only its own part), and its training
+            /// throughput: samples per second spent in optimizer steps (evaluation and checkpoints excluded).
+            let seconds: Double, trainingSamplesPerSecond: Double
         }
         // JSON has no NaN: an undefined score (constant STS-B predictions) is null.
         func defined(_ scores: [String: [String: Double]]) -> [String: [String: Double?]] {
@@ -163,7 +167,7 @@ struct Finetune: ParsableCommand {
         let metrics = Metrics(task: glueTask.rawValue, regularizer: regularizer.rawValue, p: p, seed: seed,
                               trainFraction: trainFraction, trainExamples: split.train.count,
                               epochs: epochs, final: defined(results.last?.scores ?? [:]), data: data.files,
-                              seconds: seconds, samplesPerSecond: Double(stepsRun * batchSize) / max(seconds, 1e-9))
+                              seconds: seconds, trainingSamplesPerSecond: Double(tuner.trainedSamples) / max(tuner.trainingSeconds, 1e-9))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let metricsData = try encoder.encode(metrics)

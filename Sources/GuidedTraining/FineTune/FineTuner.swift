@@ -75,6 +75,11 @@ public final class FineTuner {
     /// stop (the state is then in `checkpoint`). With `resume`, continues from `checkpoint`: batch
     /// order and dropout masks depend only on (seed, epoch, step), so the result is the one an
     /// uninterrupted run gives. `progress(step, total, loss)` is called after every optimizer step.
+    /// Wall time spent in optimizer steps (forward, backward, AdamW; not evaluation or
+    /// checkpoints) by this object's `run` calls, and the training samples they processed.
+    public private(set) var trainingSeconds = 0.0
+    public private(set) var trainedSamples = 0
+
     public func run(_ split: RestartSplit, resume: Bool = false, shouldStop: () -> Bool = { false },
                     progress: (Int, Int, Float) -> Void) throws -> [EpochResult]? {
         let encodings = encode(split.train, tokenizer: tokenizer, maxLength: recipe.maxLength)
@@ -100,6 +105,7 @@ public final class FineTuner {
                     return nil
                 }
                 let batch = batches[index]
+                let stepStarted = Date()
                 try gradients.zero()
                 let tokens = TokenBatch(batch: batch.batch, tokens: batch.tokens, inputIds: batch.inputIds,
                                         tokenTypeIds: batch.tokenTypeIds, attentionMask: batch.attentionMask)
@@ -116,6 +122,8 @@ public final class FineTuner {
                                                    eps: recipe.eps, weightDecay: recipe.weightDecay, step: state.step + 1))
                 state.epochLossSum += Double(pass.loss) * Double(batch.batch)
                 state.step += 1
+                trainingSeconds += Date().timeIntervalSince(stepStarted)
+                trainedSamples += batch.batch
                 progress(state.step, total, pass.loss)
             }
             var scores: [String: [String: Double]] = [:]
