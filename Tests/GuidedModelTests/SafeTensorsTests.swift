@@ -444,6 +444,22 @@ struct SafeTensorsWriterTests {
         #expect(trimmed.first == UInt8(ascii: "}"))
     }
 
+    /// Tensors lying back to back in one buffer are written as the per-tensor writer writes them.
+    @Test func aContiguousBufferWritesTheSameFile() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let single = folder.appendingPathComponent("a.safetensors"), contiguous = folder.appendingPathComponent("b.safetensors")
+        try SafeTensorsWriter.write(Self.tensors, metadata: ["k": "v"], to: single)
+        try SafeTensorsWriter.write(contiguous: Self.tensors.map { ($0.name, $0.shape) }, values: Self.tensors.flatMap(\.values),
+                                    metadata: ["k": "v"], to: contiguous)
+        #expect(try Data(contentsOf: single) == Data(contentsOf: contiguous))
+        let short = #expect(throws: ModelError.self) {
+            try SafeTensorsWriter.write(contiguous: [("w", [2, 3])], values: [1, 2, 3], metadata: [:], to: contiguous)
+        }
+        #expect(short?.description.contains("shapes hold 6 values, the buffer 3") == true)
+        #expect(try SafeTensorsFile(contentsOf: contiguous).names == Self.tensors.map(\.name))
+    }
+
     @Test func headerBytesMatchTheReferenceLayout() throws {
         let data = try SafeTensorsWriter.encode([(name: "a", shape: [2], values: [1, 2])], metadata: ["format": "pt"])
         let json = #"{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#

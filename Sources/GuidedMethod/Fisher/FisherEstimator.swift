@@ -141,13 +141,13 @@ public final class FisherEstimator {
         guard counted > 0 else {
             throw ModelError("no sample had a predicted token (\(skipped) skipped): nothing to average; use longer texts or more samples")
         }
-        let sums = try model.backend.download(accumulator.fisher)
+        // One host copy: the sums, scaled in place and written straight from the buffer.
+        var means = try model.backend.download(accumulator.fisher)
         let scale = 1 / Float(counted)
+        for i in means.indices { means[i] *= scale }
         let a = model.architecture
-        var tensors: [SafeTensorsWriter.Tensor] = []
-        for slot in a.layout.slots {
-            let name = a.isHeadParameter(slot.name) || !prefixed ? slot.name : "bert." + slot.name
-            tensors.append((name, slot.shape, sums[slot.offset..<(slot.offset + slot.count)].map { $0 * scale }))
+        let entries = a.layout.slots.map { slot in
+            (name: a.isHeadParameter(slot.name) || !prefixed ? slot.name : "bert." + slot.name, shape: slot.shape)
         }
         var metadata: [String: String] = [
             "samples": String(counted), "skipped": String(skipped), "seed": String(settings.seed),
@@ -157,7 +157,7 @@ public final class FisherEstimator {
             "shard": "\(settings.shardIndex)/\(settings.shardCount)", "generator": "guided fisher",
         ]
         if let m = settings.maxSamples { metadata["max_samples"] = String(m) }
-        try SafeTensorsWriter.write(tensors, metadata: metadata, to: url)
+        try SafeTensorsWriter.write(contiguous: entries, values: means, metadata: metadata, to: url)
     }
 
     public var samplesCounted: Int { counted }

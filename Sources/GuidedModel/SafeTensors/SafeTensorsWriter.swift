@@ -20,7 +20,7 @@ public enum SafeTensorsWriter {
     /// error the temporary file is removed and an existing file at `url` is left untouched.
     public static func write(_ tensors: [Tensor], metadata: [String: String], to url: URL) throws {
         let path = url.path
-        let header = try encodeHeader(tensors, metadata: metadata, path: path)
+        let header = try encodeHeader(tensors.map { ($0.name, $0.shape, $0.values.count) }, metadata: metadata, path: path)
         try AtomicFileWriter.write(to: url) { sink in
             try header.withUnsafeBytes { try sink($0) }
             for tensor in tensors where !tensor.values.isEmpty {
@@ -33,9 +33,30 @@ public enum SafeTensorsWriter {
         }
     }
 
+    /// Writes tensors that lie back to back in one buffer (a model's parameter layout): `values`
+    /// holds them in `entries` order, so the file is written without a copy per tensor. Atomic and
+    /// checked as `write(_:metadata:to:)`; the counts must add up to `values.count`.
+    public static func write(contiguous entries: [(name: String, shape: [Int])], values: [Float], metadata: [String: String],
+                             to url: URL) throws {
+        let counts = entries.map { $0.shape.reduce(1) { $0 &* max($1, 0) } }
+        let header = try encodeHeader(zip(entries, counts).map { ($0.name, $0.shape, $1) }, metadata: metadata, path: url.path)
+        let total = counts.reduce(0, +)
+        guard total == values.count else {
+            throw ModelError("\(url.path): the tensors' shapes hold \(total) values, the buffer \(values.count)")
+        }
+        try AtomicFileWriter.write(to: url) { sink in
+            try header.withUnsafeBytes { try sink($0) }
+            #if _endian(little)
+            try values.withUnsafeBytes { try sink($0) }
+            #else
+            try values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { try sink($0) }
+            #endif
+        }
+    }
+
     /// The whole file in memory — for small files (tests, fixtures); `write` streams instead.
     public static func encode(_ tensors: [Tensor], metadata: [String: String]) throws -> Data {
-        var data = Data(try encodeHeader(tensors, metadata: metadata, path: "<memory>"))
+        var data = Data(try encodeHeader(tensors.map { ($0.name, $0.shape, $0.values.count) }, metadata: metadata, path: "<memory>"))
         for tensor in tensors {
             for value in tensor.values {
                 withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
@@ -45,7 +66,9 @@ public enum SafeTensorsWriter {
     }
 
     /// The 8-byte length followed by the padded header JSON; validates the tensors.
-    static func encodeHeader(_ tensors: [Tensor], metadata: [String: String], path: String) throws -> [UInt8] {
+    static func encodeHeader(_ tensors: [(name: String, shape: [Int], count: Int)], metadata: [String: String], path: String)
+        throws -> [UInt8]
+    {
         var members: [(key: String, value: StrictJSON.Value)] = []
         if !metadata.isEmpty {
             let sorted = metadata.sorted { $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars) }
@@ -64,8 +87,8 @@ public enum SafeTensorsWriter {
                 guard !overflow else { throw fail("shape \(tensor.shape) has too many elements") }
                 count = product
             }
-            guard count == tensor.values.count else {
-                throw fail("shape \(tensor.shape) needs \(count) values, got \(tensor.values.count)")
+            guard count == tensor.count else {
+                throw fail("shape \(tensor.shape) needs \(count) values, got \(tensor.count)")
             }
             let begin = offset
             let (end, overflow) = offset.addingReportingOverflow(count &* 4)
