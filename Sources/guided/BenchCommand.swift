@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Time whole models instead of kernels: an evaluation forward and a training step (forward, backward, AdamW) with dropout 0.1 and with a guided schedule, of a BERT with random weights, on --backend.")
     var models = false
 
+    @Flag(help: "Time the exact per-sample Fisher (masked-LM forward, backward, squaring) of a BERT with random weights on --backend, batched against batch size 1 (the paper code's method) in the same run.")
+    var fisher = false
+
     @Option(help: "With --models: the backend to time (cpu or opencl; run one per process to compare peak memory).")
     var backend: BackendChoiceArgument = .cpu
 
@@ -55,6 +58,7 @@ struct Bench: ParsableCommand {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         let log = Logger(label: "guided.bench")
         if models { return try runModels(log) }
+        if fisher { return try runFisher(log) }
         let opencl = try OpenCLBackend(device: device)
         log.info("OpenCL device: \(opencl.device.description)")
         let cpu: Backend? = openclOnly ? nil : CPUBackend()
@@ -111,6 +115,31 @@ struct Bench: ParsableCommand {
             table.add([r.shape, r.backend, "\(r.batch)×\(r.tokens)", String(format: "%.2f", r.forwardSamplesPerSecond),
                        String(format: "%.2f", r.trainStepSamplesPerSecond), String(format: "%.2f", r.guidedStepSamplesPerSecond),
                        String(format: "%.3f", r.trainStepSamplesPerSecond / r.guidedStepSamplesPerSecond),
+                       String(format: "%.0f", r.peakResidentMiB)])
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            FileHandle.standardError.write(Data((table.render() + "\n").utf8))
+        } else {
+            print(table.render())
+        }
+    }
+
+    private func runFisher(_ log: Logger) throws {
+        let selected = try backend.choice.make(device: device)
+        log.info("backend: \(selected.backend.name) (\(selected.reason))")
+        var results: [FisherBenchResult] = []
+        let table = TextTable(columns: ["model", "backend", "batch×tokens", "predicted/sample", "batched samples/s",
+                                        "batch-1 samples/s", "batched/batch-1", "peak RSS MiB"])
+        for shape in shapes.shapes {
+            log.info("\(shape): \(repeats) rounds of a batch and of its samples one at a time")
+            let r = try ModelBenchmarks.fisher(shape, on: selected.backend, rounds: repeats)
+            results.append(r)
+            table.add([r.shape, r.backend, "\(r.batch)×\(r.tokens)", "\(r.predicted)", String(format: "%.2f", r.batchedSamplesPerSecond),
+                       String(format: "%.2f", r.batchOneSamplesPerSecond),
+                       String(format: "%.2f", r.batchedSamplesPerSecond / r.batchOneSamplesPerSecond),
                        String(format: "%.0f", r.peakResidentMiB)])
         }
         if json {

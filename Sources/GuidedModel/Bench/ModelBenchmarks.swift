@@ -17,6 +17,20 @@ public struct ModelBenchResult: Codable, Sendable {
     public let peakResidentMiB: Double
 }
 
+/// One row of `guided bench --fisher`: exact per-sample Fisher of a BertForMaskedLM with random
+/// weights, batched against one sample at a time (the paper code's method) in the same run.
+public struct FisherBenchResult: Codable, Sendable {
+    public let shape: String
+    public let backend: String
+    public let batch: Int
+    public let tokens: Int
+    /// Predicted (masked) tokens per sample.
+    public let predicted: Int
+    public let batchedSamplesPerSecond: Double
+    public let batchOneSamplesPerSecond: Double
+    public let peakResidentMiB: Double
+}
+
 public enum ModelBenchmarks {
     /// The `config.json` of a BERT with `shape`'s sizes, as `transformers` would write it.
     public static func config(_ shape: BenchShape, layers: Int) throws -> BertConfig {
@@ -82,5 +96,45 @@ public enum ModelBenchmarks {
                                 trainStepSamplesPerSecond: Double(b) / trainTime,
                                 guidedStepSamplesPerSecond: Double(b) / guidedTime,
                                 peakResidentMiB: Double(usage.ru_maxrss) / 1024)
+    }
+
+    /// Times the Fisher accumulation (masked-LM forward, backward, per-sample squaring) of `rounds`
+    /// batches of `shape.batch` samples, and of the same samples one at a time, interleaved so that
+    /// machine noise hits both alike. Every 7th token is predicted (~15%, as the MLM collator).
+    public static func fisher(_ shape: BenchShape, on backend: Backend, rounds: Int) throws -> FisherBenchResult {
+        let config = try config(shape, layers: layers(of: shape))
+        let architecture = try BertArchitecture(config: config, head: .maskedLM)
+        let model = try BertModel.randomlyInitialized(architecture, backend: backend, seed: 1)
+        let accumulator = try FisherAccumulator(backend: backend, layout: architecture.layout)
+        let b = shape.batch, t = shape.tokens
+        let ids = (0..<(b * t)).map { Int32(1000 + ($0 * 7919) % 29000) }
+        let labels = (0..<(b * t)).map { $0 % 7 == 3 ? ids[$0] : -100 }
+        func accumulate(_ samples: Range<Int>) throws {
+            let rows = samples.count * t, start = samples.lowerBound * t
+            let batch = TokenBatch(batch: samples.count, tokens: t, inputIds: Array(ids[start..<(start + rows)]))
+            let pass = try model.maskedLM(batch, labels: Array(labels[start..<(start + rows)]), regularization: nil,
+                                          reduction: .perSampleMean)
+            try model.maskedLMBackward(pass, sink: accumulator)
+            try backend.synchronize()
+        }
+        func seconds(_ body: () throws -> Void) throws -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        }
+        try accumulate(0..<b)
+        try accumulate(0..<1)
+        var batched = 0.0, single = 0.0
+        for _ in 0..<rounds {
+            batched += try seconds { try accumulate(0..<b) }
+            single += try seconds { for n in 0..<b { try accumulate(n..<(n + 1)) } }
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let samples = Double(rounds * b)
+        return FisherBenchResult(shape: shape.name, backend: backend is OpenCLBackend ? "opencl" : "cpu", batch: b, tokens: t,
+                                 predicted: (0..<t).filter { $0 % 7 == 3 }.count,
+                                 batchedSamplesPerSecond: samples / batched, batchOneSamplesPerSecond: samples / single,
+                                 peakResidentMiB: Double(usage.ru_maxrss) / 1024)
     }
 }
