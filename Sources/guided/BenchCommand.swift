@@ -117,14 +117,7 @@ struct Bench: ParsableCommand {
                        String(format: "%.3f", r.trainStepSamplesPerSecond / r.guidedStepSamplesPerSecond),
                        String(format: "%.0f", r.peakResidentMiB)])
         }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(results), as: UTF8.self))
-            FileHandle.standardError.write(Data((table.render() + "\n").utf8))
-        } else {
-            print(table.render())
-        }
+        try emit(results, table)
     }
 
     private func runFisher(_ log: Logger) throws {
@@ -142,6 +135,11 @@ struct Bench: ParsableCommand {
                        String(format: "%.2f", r.batchedSamplesPerSecond / r.batchOneSamplesPerSecond),
                        String(format: "%.0f", r.peakResidentMiB)])
         }
+        try emit(results, table)
+    }
+
+    /// The results as JSON on stdout (table on stderr) with --json, else the table on stdout.
+    private func emit<Results: Encodable>(_ results: Results, _ table: TextTable) throws {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
