@@ -4,14 +4,16 @@ import GuidedModel
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Tokenize text exactly as transformers' BertTokenizer does.",
+        abstract: "Tokenize text exactly as transformers' BertTokenizer or GPT2Tokenizer does.",
         discussion: """
-            Uses vocab.txt and tokenizer_config.json from --model. Each TEXT is encoded as \
-            [CLS] text [SEP]; with --pair the texts are taken two at a time as \
-            [CLS] a [SEP] b [SEP]. --max-length truncates longest-first, as transformers does.
+            BERT (vocab.txt and tokenizer_config.json in --model): each TEXT is encoded as \
+            [CLS] text [SEP]; with --pair the texts are taken two at a time as [CLS] a [SEP] b [SEP]. \
+            GPT-2 (vocab.json and merges.txt): byte-level BPE with no special tokens added; a pair is \
+            the two texts' tokens one after the other. --max-length truncates longest-first, as \
+            transformers does.
             """)
 
-    @Option(help: "A folder with vocab.txt (and optionally tokenizer_config.json).")
+    @Option(help: "A folder with vocab.txt (BERT) or vocab.json and merges.txt (GPT-2), and optionally tokenizer_config.json.")
     var model: String
 
     @Flag(help: "Encode the texts two at a time as sentence pairs.")
@@ -32,7 +34,7 @@ struct Tokenize: ParsableCommand {
     }
 
     func run() throws {
-        let tokenizer = try BertTokenizer(folder: URL(fileURLWithPath: model))
+        let tokenizer = try GuidedModel.tokenizer(inFolder: URL(fileURLWithPath: model))
         let inputs: [(String, String?)] = pair
             ? stride(from: 0, to: texts.count, by: 2).map { (texts[$0], texts[$0 + 1]) }
             : texts.map { ($0, nil) }

@@ -306,3 +306,16 @@ private func errorMessage(_ body: () throws -> Void) -> String? {
         }
     }
 }
+
+/// A checkpoint folder's files decide which tokenizer `guided tokenize` (and later commands) use.
+@Test func theFolderDecidesTheTokenizer() throws {
+    let gpt2 = try #require(Bundle.module.url(forResource: "Fixtures/gpt2-tokenizer", withExtension: nil))
+    #expect(try tokenizer(inFolder: gpt2) is GPT2Tokenizer)
+    let bert = try #require(Bundle.module.url(forResource: "Fixtures/tiny-bert", withExtension: nil))
+    #expect(try tokenizer(inFolder: bert) is BertTokenizer)
+    let empty = FileManager.default.temporaryDirectory.appendingPathComponent("guided-empty-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: empty) }
+    let error = #expect(throws: ModelError.self) { try tokenizer(inFolder: empty) }
+    #expect(error?.description.contains("vocab.json and merges.txt") == true)
+}
