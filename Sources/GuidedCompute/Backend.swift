@@ -26,6 +26,10 @@ public protocol Backend: AnyObject {
 
     /// A new zero-filled allocation of `count` 4-byte elements.
     func allocate(_ count: Int) throws -> Tensor
+    /// A new allocation of `count` 4-byte elements whose contents are unspecified, for a tensor
+    /// that an op overwrites entirely before anything reads it (activations, their gradients).
+    /// A backend may skip the zero fill; the default is `allocate`.
+    func allocateUninitialized(_ count: Int) throws -> Tensor
     func upload(_ values: [Float], to tensor: Tensor) throws
     func upload(_ values: [Int32], to tensor: Tensor) throws
     func download(_ tensor: Tensor) throws -> [Float]
@@ -173,3 +177,7 @@ public struct AdamHyper: Sendable {
 }
 
 import Foundation
+
+extension Backend {
+    public func allocateUninitialized(_ count: Int) throws -> Tensor { try allocate(count) }
+}
