@@ -95,6 +95,20 @@ public protocol Backend: AnyObject {
     func softmaxBackward(_ probs: Tensor, _ dProbs: Tensor, into dScores: Tensor,
                          rows: Int, columns: Int) throws
 
+    // MARK: Attention (composites over the pieces above, in Attention.swift; a backend may fuse them)
+
+    /// `out = dropout(softmax(q kᵀ / sqrt(headDim) + mask [+ causal])) · v`; see Attention.swift.
+    /// The default is `composedAttentionForward`; the CPU backend runs the same steps one
+    /// [tokens, tokens] matrix at a time.
+    func attentionForward(q: Tensor, k: Tensor, v: Tensor, mask: Tensor?, shape: AttentionShape,
+                          causal: Bool, dropout: AttentionDropout?,
+                          scores: Tensor, probs: Tensor, dropped: Tensor, out: Tensor) throws
+    /// Assigns `dq`, `dk`, `dv` from `dOut`; see Attention.swift. The default is
+    /// `composedAttentionBackward`.
+    func attentionBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape,
+                           dropout: AttentionDropout?, probs: Tensor, dropped: Tensor,
+                           dScores: Tensor, dq: Tensor, dk: Tensor, dv: Tensor) throws
+
     // MARK: Regularisers (forward and backward are the same call: the mask depends only on `key`)
 
     /// `y = x · m / (1 − p)` with `m` Bernoulli(1 − p) from Philox; `p` in [0, 1).
