@@ -76,11 +76,18 @@ extension CPUBackend {
         // eight columns at a time, the columns split across threads.
         let columnBlocks = (columns + 7) / 8
         parallelChunks(columnBlocks, work: rows * columns) { blocks in
-            for block in blocks {
-                let j = block * 8, n = min(8, columns - j)
-                var sums = SIMD8<Double>()
-                for r in 0..<rows { sums += pdy.loadLanes(at: r * columns + j, count: n).widened }
-                for lane in 0..<n { pdb[j + lane] += Float(sums[lane]) }
+            var sums = [SIMD8<Double>](repeating: SIMD8<Double>(), count: blocks.count)
+            sums.withUnsafeMutableBufferPointer { sums in
+                for r in 0..<rows {
+                    for (b, block) in blocks.enumerated() {
+                        let j = block * 8
+                        sums[b] += pdy.loadLanes(at: r * columns + j, count: min(8, columns - j)).widened
+                    }
+                }
+                for (b, block) in blocks.enumerated() {
+                    let j = block * 8
+                    for lane in 0..<min(8, columns - j) { pdb[j + lane] += Float(sums[b][lane]) }
+                }
             }
         }
     }

@@ -42,18 +42,25 @@ extension CPUBackend {
         // dγ[j] += Σ_r dy[r, j] · x̂[r, j],  dβ[j] += Σ_r dy[r, j].
         let columnBlocks = (columns + 7) / 8
         parallelChunks(columnBlocks, work: rows * columns) { blocks in
-            for block in blocks {
-                let j = block * 8, n = min(8, columns - j)
-                var g = SIMD8<Double>(), b = SIMD8<Double>()
+            // Rows in order (contiguous reads), one Double accumulator vector per eight columns.
+            var sums = [SIMD8<Double>](repeating: SIMD8<Double>(), count: 2 * blocks.count)
+            sums.withUnsafeMutableBufferPointer { sums in
                 for r in 0..<rows {
-                    let d = pdy.loadLanes(at: r * columns + j, count: n)
-                    let xhat = (px.loadLanes(at: r * columns + j, count: n) - pm[r]) * pr[r]
-                    g += (d * xhat).widened
-                    b += d.widened
+                    let mu = pm[r], inv = pr[r]
+                    for (i, block) in blocks.enumerated() {
+                        let j = block * 8, n = min(8, columns - j)
+                        let d = pdy.loadLanes(at: r * columns + j, count: n)
+                        let xhat = (px.loadLanes(at: r * columns + j, count: n) - mu) * inv
+                        sums[2 * i] += (d * xhat).widened
+                        sums[2 * i + 1] += d.widened
+                    }
                 }
-                for lane in 0..<n {
-                    pdg[j + lane] += Float(g[lane])
-                    pdb[j + lane] += Float(b[lane])
+                for (i, block) in blocks.enumerated() {
+                    let j = block * 8
+                    for lane in 0..<min(8, columns - j) {
+                        pdg[j + lane] += Float(sums[2 * i][lane])
+                        pdb[j + lane] += Float(sums[2 * i + 1][lane])
+                    }
                 }
             }
         }
