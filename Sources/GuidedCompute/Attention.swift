@@ -47,6 +47,23 @@ extension Backend {
     public func attentionForward(q: Tensor, k: Tensor, v: Tensor, mask: Tensor?, shape s: AttentionShape,
                                  causal: Bool, dropout: AttentionDropout?,
                                  scores: Tensor, probs: Tensor, dropped: Tensor, out: Tensor) throws {
+        try composedAttentionForward(q: q, k: k, v: v, mask: mask, shape: s, causal: causal, dropout: dropout,
+                                     scores: scores, probs: probs, dropped: dropped, out: out)
+    }
+
+    /// Assigns `dq`, `dk`, `dv` from `dOut`; `dScores` is scratch of `shape.scoresCount`.
+    public func attentionBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, shape s: AttentionShape,
+                                  dropout: AttentionDropout?, probs: Tensor, dropped: Tensor,
+                                  dScores: Tensor, dq: Tensor, dk: Tensor, dv: Tensor) throws {
+        try composedAttentionBackward(dOut: dOut, q: q, k: k, v: v, shape: s, dropout: dropout, probs: probs,
+                                      dropped: dropped, dScores: dScores, dq: dq, dk: dk, dv: dv)
+    }
+
+    /// `attentionForward` as a sequence of the protocol's ops (strided-batched GEMM, masked softmax,
+    /// noise, strided-batched GEMM).
+    public func composedAttentionForward(q: Tensor, k: Tensor, v: Tensor, mask: Tensor?, shape s: AttentionShape,
+                                 causal: Bool, dropout: AttentionDropout?,
+                                 scores: Tensor, probs: Tensor, dropped: Tensor, out: Tensor) throws {
         let t = s.tokens, d = s.headDim
         try gemmStridedBatched(transposeA: false, transposeB: true, m: t, n: t, k: d,
                                alpha: 1 / Float(d).squareRoot(), a: q, lda: d, strideA: t * d,
@@ -65,10 +82,10 @@ extension Backend {
                                batch: s.matrices)
     }
 
-    /// Assigns `dq`, `dk`, `dv` from `dOut`; `dScores` is scratch of `shape.scoresCount`.
-    public func attentionBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, shape s: AttentionShape,
-                                  dropout: AttentionDropout?, probs: Tensor, dropped: Tensor,
-                                  dScores: Tensor, dq: Tensor, dk: Tensor, dv: Tensor) throws {
+    /// `attentionBackward` as a sequence of the protocol's ops.
+    public func composedAttentionBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, shape s: AttentionShape,
+                                          dropout: AttentionDropout?, probs: Tensor, dropped: Tensor,
+                                          dScores: Tensor, dq: Tensor, dk: Tensor, dv: Tensor) throws {
         let t = s.tokens, d = s.headDim
         let dropping = dropout?.noise.isActive ?? false
         let weights = dropping ? dropped : probs

@@ -26,6 +26,10 @@ public protocol Backend: AnyObject {
 
     /// A new zero-filled allocation of `count` 4-byte elements.
     func allocate(_ count: Int) throws -> Tensor
+    /// A new allocation of `count` 4-byte elements whose contents are unspecified, for a tensor
+    /// that an op overwrites entirely before anything reads it (activations, their gradients).
+    /// A backend may skip the zero fill; the default is `allocate`.
+    func allocateUninitialized(_ count: Int) throws -> Tensor
     func upload(_ values: [Float], to tensor: Tensor) throws
     func upload(_ values: [Int32], to tensor: Tensor) throws
     func download(_ tensor: Tensor) throws -> [Float]
@@ -90,6 +94,20 @@ public protocol Backend: AnyObject {
     /// `dScores = P ∘ (dP − Σ_j P dP)` per row of `columns`.
     func softmaxBackward(_ probs: Tensor, _ dProbs: Tensor, into dScores: Tensor,
                          rows: Int, columns: Int) throws
+
+    // MARK: Attention (composites over the pieces above, in Attention.swift; a backend may fuse them)
+
+    /// `out = dropout(softmax(q kᵀ / sqrt(headDim) + mask [+ causal])) · v`; see Attention.swift.
+    /// The default is `composedAttentionForward`; the CPU backend runs the same steps one
+    /// [tokens, tokens] matrix at a time.
+    func attentionForward(q: Tensor, k: Tensor, v: Tensor, mask: Tensor?, shape: AttentionShape,
+                          causal: Bool, dropout: AttentionDropout?,
+                          scores: Tensor, probs: Tensor, dropped: Tensor, out: Tensor) throws
+    /// Assigns `dq`, `dk`, `dv` from `dOut`; see Attention.swift. The default is
+    /// `composedAttentionBackward`.
+    func attentionBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape,
+                           dropout: AttentionDropout?, probs: Tensor, dropped: Tensor,
+                           dScores: Tensor, dq: Tensor, dk: Tensor, dv: Tensor) throws
 
     // MARK: Regularisers (forward and backward are the same call: the mask depends only on `key`)
 
@@ -173,3 +191,7 @@ public struct AdamHyper: Sendable {
 }
 
 import Foundation
+
+extension Backend {
+    public func allocateUninitialized(_ count: Int) throws -> Tensor { try allocate(count) }
+}

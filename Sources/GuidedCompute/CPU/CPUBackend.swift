@@ -1,57 +1,67 @@
 import CBLAS
 import Foundation
 
-/// Host memory for the CPU backend: a 64-byte aligned block of 4-byte elements. When the last
-/// tensor over it goes away it returns to its backend's pool, so a training loop that allocates the
-/// same activation sizes every step reuses memory instead of faulting in fresh pages each time.
+/// Host memory for the CPU backend: a block of 4-byte elements. When the last tensor over it goes
+/// away it returns to its backend's pool, so a training loop that allocates the same activation
+/// sizes every step reuses memory instead of faulting in fresh pages each time.
+///
+/// A block remembers how far into it anything may have been written (`written`): past that it is
+/// still zero from `calloc`, so a new allocation clears only up to there, and the part of a
+/// rounded-up block that no tensor uses is never touched (nor its pages faulted in).
 final class CPUStorage: DeviceStorage, @unchecked Sendable {
     let capacity: Int
     let raw: UnsafeMutableRawPointer
+    /// Elements `written..<capacity` are zero.
+    let written: Int
     private weak var pool: HostPool?
 
-    init(capacity: Int, raw: UnsafeMutableRawPointer, pool: HostPool) {
+    init(capacity: Int, raw: UnsafeMutableRawPointer, written: Int, pool: HostPool) {
         self.capacity = capacity
         self.raw = raw
+        self.written = written
         self.pool = pool
     }
 
     deinit {
-        if let pool { pool.recycle(raw, capacity: capacity) } else { raw.deallocate() }
+        if let pool { pool.recycle(raw, capacity: capacity, written: written) } else { free(raw) }
     }
 }
 
 /// Free host blocks by exact element count, up to a limit of idle bytes.
 final class HostPool: @unchecked Sendable {
-    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var free: [Int: [(block: UnsafeMutableRawPointer, written: Int)]] = [:]
     private var freeBytes = 0
     private let lock = NSLock()
     let limitBytes: Int
 
     init(limitBytes: Int) { self.limitBytes = limitBytes }
 
-    func take(capacity: Int) -> UnsafeMutableRawPointer {
+    /// A block of `capacity` elements and how many of its first elements may be nonzero.
+    func take(capacity: Int) -> (block: UnsafeMutableRawPointer, written: Int) {
         lock.lock()
-        if let block = free[capacity]?.popLast() {
+        if let recycled = free[capacity]?.popLast() {
             freeBytes -= capacity * 4
             lock.unlock()
-            return block
+            return recycled
         }
         lock.unlock()
-        return UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
+        // calloc: large blocks come zeroed from mmap without being written. 16-byte aligned.
+        guard let block = calloc(capacity, 4) else { fatalError("CPU backend: out of memory for \(capacity * 4) bytes") }
+        return (block, 0)
     }
 
-    func recycle(_ block: UnsafeMutableRawPointer, capacity: Int) {
+    func recycle(_ block: UnsafeMutableRawPointer, capacity: Int, written: Int) {
         lock.lock(); defer { lock.unlock() }
         if freeBytes + capacity * 4 > limitBytes {
-            block.deallocate()
+            Foundation.free(block)
         } else {
-            free[capacity, default: []].append(block)
+            free[capacity, default: []].append((block, written))
             freeBytes += capacity * 4
         }
     }
 
     deinit {
-        for blocks in free.values { for block in blocks { block.deallocate() } }
+        for blocks in free.values { for entry in blocks { Foundation.free(entry.block) } }
     }
 }
 
@@ -78,9 +88,21 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func allocate(_ count: Int) throws -> Tensor {
         precondition(count >= 0, "negative allocation \(count)")
         let capacity = poolCapacity(count)
-        let raw = pool.take(capacity: capacity)
-        raw.initializeMemory(as: Float.self, repeating: 0, count: capacity)
-        return Tensor(storage: CPUStorage(capacity: capacity, raw: raw, pool: pool), offset: 0, count: count)
+        let (raw, written) = pool.take(capacity: capacity)
+        // Zero what may be nonzero; a whole-storage tensor sees zeros past `count` too. Only the
+        // tensor's own elements are written from here on (ops write inside their tensors).
+        raw.initializeMemory(as: Float.self, repeating: 0, count: written)
+        return Tensor(storage: CPUStorage(capacity: capacity, raw: raw, written: max(count, written), pool: pool),
+                      offset: 0, count: count)
+    }
+
+    /// No zero fill: the block keeps what its last tensor left (the pool's `written` mark moves on).
+    public func allocateUninitialized(_ count: Int) throws -> Tensor {
+        precondition(count >= 0, "negative allocation \(count)")
+        let capacity = poolCapacity(count)
+        let (raw, written) = pool.take(capacity: capacity)
+        return Tensor(storage: CPUStorage(capacity: capacity, raw: raw, written: max(count, written), pool: pool),
+                      offset: 0, count: count)
     }
 
     public func upload(_ values: [Float], to tensor: Tensor) throws {

@@ -3,12 +3,21 @@ import Foundation
 // Twin of Kernels/cl/elementwise.cl.
 extension CPUBackend {
     public func fill(_ tensor: Tensor, with value: Float) throws {
-        floats(tensor).update(repeating: value, count: tensor.count)
+        let p = floats(tensor)
+        // Split across cores: zeroing a whole gradient buffer is worth the threads.
+        parallelChunks((tensor.count + 4095) / 4096, work: tensor.count / 4) { pages in
+            let lo = pages.lowerBound * 4096, hi = min(tensor.count, pages.upperBound * 4096)
+            (p + lo).update(repeating: value, count: hi - lo)
+        }
     }
 
     public func copy(_ src: Tensor, to dst: Tensor) throws {
         precondition(dst.count >= src.count, "copy: destination \(dst.count) < source \(src.count)")
-        floats(dst).update(from: floats(src), count: src.count)
+        let ps = floats(src), pd = floats(dst)
+        parallelChunks((src.count + 4095) / 4096, work: src.count / 4) { pages in
+            let lo = pages.lowerBound * 4096, hi = min(src.count, pages.upperBound * 4096)
+            (pd + lo).update(from: ps + lo, count: hi - lo)
+        }
     }
 
     public func scale(_ x: Tensor, by alpha: Float) throws {
@@ -26,7 +35,9 @@ extension CPUBackend {
         precondition(a.count == b.count && a.count == out.count, "add: \(a.count), \(b.count), \(out.count)")
         let pa = floats(a), pb = floats(b), po = floats(out)
         parallelChunks(a.count, work: a.count) { range in
-            for i in range { po[i] = pa[i] + pb[i] }
+            forEachVector(range) { i, n in
+                po.storeLanes(pa.loadLanes(at: i, count: n) + pb.loadLanes(at: i, count: n), at: i, count: n)
+            }
         }
     }
 
@@ -49,7 +60,11 @@ extension CPUBackend {
         let py = floats(y), pb = floats(bias)
         parallelChunks(rows, work: rows * columns) { range in
             for r in range {
-                for j in 0..<columns { py[r * columns + j] += pb[j] }
+                let row = py + r * columns
+                forEachVector(0..<columns) { j, n in
+                    if n == 8 { row.storeVector(row.loadVector(at: j) + pb.loadVector(at: j), at: j) }
+                    else { for l in j..<(j + n) { row[l] += pb[l] } }
+                }
             }
         }
     }
@@ -57,13 +72,24 @@ extension CPUBackend {
     public func biasBackward(_ dy: Tensor, dBias: Tensor, rows: Int, columns: Int) throws {
         precondition(dy.count == rows * columns && dBias.count == columns, "biasBackward: shape mismatch")
         let pdy = floats(dy), pdb = floats(dBias)
-        // Row-major walk (contiguous reads), summing each column in Double.
-        var sums = [Double](repeating: 0, count: columns)
-        for r in 0..<rows {
-            let row = pdy + r * columns
-            for j in 0..<columns { sums[j] += Double(row[j]) }
+        // Each column summed over the rows in Double, walking the rows in order (contiguous reads),
+        // eight columns at a time, the columns split across threads.
+        let columnBlocks = (columns + 7) / 8
+        parallelChunks(columnBlocks, work: rows * columns) { blocks in
+            var sums = [SIMD8<Double>](repeating: SIMD8<Double>(), count: blocks.count)
+            sums.withUnsafeMutableBufferPointer { sums in
+                for r in 0..<rows {
+                    for (b, block) in blocks.enumerated() {
+                        let j = block * 8
+                        sums[b] += pdy.loadLanes(at: r * columns + j, count: min(8, columns - j)).widened
+                    }
+                }
+                for (b, block) in blocks.enumerated() {
+                    let j = block * 8
+                    for lane in 0..<min(8, columns - j) { pdb[j + lane] += Float(sums[b][lane]) }
+                }
+            }
         }
-        for j in 0..<columns { pdb[j] += Float(sums[j]) }
     }
 
     public func tanhForward(_ x: Tensor, into y: Tensor) throws {
@@ -82,7 +108,15 @@ extension CPUBackend {
         precondition(x.count == y.count, "gelu: \(x.count) vs \(y.count)")
         let px = floats(x), py = floats(y)
         parallelChunks(x.count, work: x.count * 16) { range in
-            for i in range { py[i] = Gelu.value(px[i], form) }
+            switch form {
+            case .erf:
+                forEachVector(range) { i, n in
+                    if n == 8 { py.storeVector(VectorMath.gelu(px.loadVector(at: i)), at: i) }
+                    else { py.storePartial(VectorMath.gelu(px.loadPartial(at: i, count: n)), at: i, count: n) }
+                }
+            case .tanh:
+                for i in range { py[i] = Gelu.value(px[i], form) }
+            }
         }
     }
 
@@ -90,13 +124,27 @@ extension CPUBackend {
         precondition(x.count == dy.count && x.count == dx.count, "geluBackward: shape mismatch")
         let px = floats(x), pdy = floats(dy), pdx = floats(dx)
         parallelChunks(x.count, work: x.count * 16) { range in
-            for i in range { pdx[i] = pdy[i] * Gelu.derivative(px[i], form) }
+            switch form {
+            case .erf:
+                forEachVector(range) { i, n in
+                    if n == 8 {
+                        pdx.storeVector(pdy.loadVector(at: i) * VectorMath.geluDerivative(px.loadVector(at: i)), at: i)
+                    } else {
+                        let d = pdy.loadPartial(at: i, count: n) * VectorMath.geluDerivative(px.loadPartial(at: i, count: n))
+                        pdx.storePartial(d, at: i, count: n)
+                    }
+                }
+            case .tanh:
+                for i in range { pdx[i] = pdy[i] * Gelu.derivative(px[i], form) }
+            }
         }
     }
 }
 
 /// GELU and its derivative in both forms, in Float with the C library's erff/tanhf (within an ulp
 /// or two of the exact function; the Double versions cost 3× more and change nothing visible).
+/// The backend's erf form runs `VectorMath.gelu` (eight lanes, no libm call); this scalar form
+/// stays as its readable statement and for the tanh form.
 enum Gelu {
     static let sqrt2OverPi = Float((2.0 / Double.pi).squareRoot())
     static let inverseSqrt2 = Float(1 / 2.0.squareRoot())

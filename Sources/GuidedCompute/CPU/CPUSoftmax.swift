@@ -12,28 +12,8 @@ extension CPUBackend {
         parallelChunks(rows, work: rows * tokens * 4) { range in
             for r in range {
                 let b = r / (heads * tokens), query = r % tokens
-                let keys = causal ? query + 1 : tokens
-                let row = ps + r * tokens, out = pp + r * tokens
-                var maxValue = -Float.infinity
-                for j in 0..<keys {
-                    let s = row[j] + (pmask?[b * tokens + j] ?? 0)
-                    out[j] = s
-                    maxValue = max(maxValue, s)
-                }
-                for j in keys..<tokens { out[j] = 0 }
-                guard maxValue > -Float.infinity else {
-                    for j in 0..<keys { out[j] = 0 }
-                    continue
-                }
-                // expf on each element, the sum in Double.
-                var total = 0.0
-                for j in 0..<keys {
-                    let e = expf(out[j] - maxValue)
-                    out[j] = e
-                    total += Double(e)
-                }
-                let inverse = Float(1 / total)
-                for j in 0..<keys { out[j] *= inverse }
+                softmaxRow(ps + r * tokens, mask: pmask.map { $0 + b * tokens }, keys: causal ? query + 1 : tokens,
+                           tokens: tokens, into: pp + r * tokens)
             }
         }
     }
@@ -45,12 +25,8 @@ extension CPUBackend {
         let pp = floats(probs), pdp = floats(dProbs), pds = floats(dScores)
         parallelChunks(rows, work: rows * columns * 2) { range in
             for r in range {
-                var dot = 0.0
-                for j in 0..<columns { dot += Double(pp[r * columns + j]) * Double(pdp[r * columns + j]) }
-                for j in 0..<columns {
-                    let i = r * columns + j
-                    pds[i] = Float(Double(pp[i]) * (Double(pdp[i]) - dot))
-                }
+                softmaxBackwardRow(probs: pp + r * columns, weighted: pp + r * columns, dProbs: pdp + r * columns,
+                                   columns: columns, into: pds + r * columns)
             }
         }
     }
@@ -81,6 +57,68 @@ extension CPUBackend {
                 let p = Foundation.exp(Double(row[j] - maxValue) - logTotal)
                 grad[j] = Float(w * (p - (j == target ? 1 : 0)))
             }
+        }
+    }
+}
+
+/// One row of the attention softmax: `out[j] = softmax(row + mask)[j]` over the first `keys`
+/// columns, 0 for the rest (`tokens`); a row whose every key is −∞ gives zeros. The exponentials
+/// are `VectorMath.exp` (within 1 ulp of expf), the sum is in Double.
+@inline(__always)
+func softmaxRow(_ row: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>?, keys: Int, tokens: Int,
+                into out: UnsafeMutablePointer<Float>) {
+    let minusInfinity = FloatVector(repeating: -.infinity)
+    /// Scores plus mask for lanes `j..<j+n`, −∞ in the lanes past `n`.
+    @inline(__always) func scores(_ j: Int, _ n: Int) -> FloatVector {
+        if n == 8 { return row.loadVector(at: j) + (mask?.loadVector(at: j) ?? FloatVector()) }
+        var v = minusInfinity
+        for lane in 0..<n { v[lane] = row[j + lane] + (mask?[j + lane] ?? 0) }
+        return v
+    }
+    var maxima = minusInfinity
+    forEachVector(0..<keys) { j, n in maxima = VectorMath.maximum(maxima, scores(j, n)) }
+    var maxValue = -Float.infinity
+    for lane in 0..<8 { maxValue = max(maxValue, maxima[lane]) }
+    guard maxValue > -Float.infinity else {
+        out.update(repeating: 0, count: tokens)
+        return
+    }
+    var total = SIMD8<Double>()
+    forEachVector(0..<keys) { j, n in
+        let e = VectorMath.exp(scores(j, n) - maxValue)
+        total += e.widened
+        if n == 8 { out.storeVector(e, at: j) } else { out.storePartial(e, at: j, count: n) }
+    }
+    let inverse = Float(1 / total.laneSum)
+    forEachVector(0..<keys) { j, n in
+        if n == 8 { out.storeVector(out.loadVector(at: j) * inverse, at: j) }
+        else { for l in j..<(j + n) { out[l] *= inverse } }
+    }
+    if keys < tokens { (out + keys).update(repeating: 0, count: tokens - keys) }
+}
+
+/// One row of the softmax backward through multiplicative noise: with `weighted = P ∘ m` (the
+/// noised probabilities the forward used; `probs` itself when there is no noise) and `dProbs` the
+/// gradient of the noised probabilities, `dScores = weighted ∘ dProbs − P · Σ_j weighted_j dProbs_j`,
+/// which is `P ∘ (m ∘ dProbs − Σ_j P_j m_j dProbs_j)`: the noise's backward needs no random draws.
+/// The dot product is in Double. `into` may alias `dProbs`.
+@inline(__always)
+func softmaxBackwardRow(probs: UnsafeMutablePointer<Float>, weighted: UnsafeMutablePointer<Float>,
+                        dProbs: UnsafeMutablePointer<Float>, columns: Int, into dScores: UnsafeMutablePointer<Float>) {
+    var dot = SIMD8<Double>()
+    forEachVector(0..<columns) { j, n in
+        if n == 8 {
+            dot += weighted.loadVector(at: j).widened * dProbs.loadVector(at: j).widened
+        } else {
+            dot += weighted.loadPartial(at: j, count: n).widened * dProbs.loadPartial(at: j, count: n).widened
+        }
+    }
+    let total = Float(dot.laneSum)
+    forEachVector(0..<columns) { j, n in
+        if n == 8 {
+            dScores.storeVector(weighted.loadVector(at: j) * dProbs.loadVector(at: j) - probs.loadVector(at: j) * total, at: j)
+        } else {
+            for l in j..<(j + n) { dScores[l] = weighted[l] * dProbs[l] - probs[l] * total }
         }
     }
 }

@@ -59,7 +59,7 @@ extension BertModel {
         let mask = try allocate(rows)
         try backend.upload(batch.attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 }, to: mask)
 
-        let sum = try allocate(rows * h), scratch = try allocate(rows * h)
+        let sum = try uninitialized(rows * h), scratch = try uninitialized(rows * h)
         try backend.embeddingGather(weight("embeddings.word_embeddings.weight"), ids: upload(batch.inputIds),
                                     into: sum, tokens: rows, width: h)
         let positions = (0..<rows).map { Int32($0 % batch.tokens) }
@@ -70,7 +70,7 @@ extension BertModel {
                                     into: scratch, tokens: rows, width: h)
         try backend.add(sum, scratch, into: sum)
         let norm = try LayerNormSaved(self, rows: rows)
-        let normalized = try allocate(rows * h)
+        let normalized = try uninitialized(rows * h)
         try layerNorm(sum, "embeddings.LayerNorm", into: normalized, saved: norm, rows: rows, width: h)
         var x = try regularize(normalized, into: scratch, site: a.site(.embeddings), regularization)
 
@@ -89,35 +89,35 @@ extension BertModel {
         let a = architecture, s = pass.attention, rows = pass.batch.rows, h = a.hidden, i = a.intermediate
         let p = "encoder.layer.\(layer)."
         let reg = pass.regularization
-        let flat = try allocate(rows * h)
+        let flat = try uninitialized(rows * h)
         func projectHeads(_ name: String) throws -> Tensor {
             try linear(x, p + "attention.self." + name, into: flat, rows: rows, inFeatures: h, outFeatures: h)
-            let heads = try allocate(rows * h)
+            let heads = try uninitialized(rows * h)
             try backend.permute0213(flat, into: heads, s.batch, s.tokens, s.heads, s.headDim)
             return heads
         }
         let qh = try projectHeads("query"), kh = try projectHeads("key"), vh = try projectHeads("value")
-        let scores = try allocate(s.scoresCount), probs = try allocate(s.scoresCount)
+        let scores = try uninitialized(s.scoresCount), probs = try uninitialized(s.scoresCount)
         let noise = reg.flatMap { r in r.active(a.site(.attentionProbabilities(layer: layer))).map { ($0, r) } }
-        let dropped = noise == nil ? probs : try allocate(s.scoresCount)
+        let dropped = noise == nil ? probs : try uninitialized(s.scoresCount)
         let site = a.site(.attentionProbabilities(layer: layer))
         try backend.attentionForward(q: qh, k: kh, v: vh, mask: pass.mask, shape: s, causal: false,
                                      dropout: noise.map { AttentionDropout(noise: $0.0, key: $0.1.key(site)) },
                                      scores: scores, probs: probs, dropped: dropped, out: flat)
-        let context = try allocate(rows * h)
+        let context = try uninitialized(rows * h)
         try backend.permute0213(flat, into: context, s.batch, s.heads, s.tokens, s.headDim)
 
-        let dense = try allocate(rows * h), residual1 = try allocate(rows * h)
+        let dense = try uninitialized(rows * h), residual1 = try uninitialized(rows * h)
         try linear(context, p + "attention.output.dense", into: dense, rows: rows, inFeatures: h, outFeatures: h)
         let attended = try regularize(dense, into: dense, site: a.site(.attentionOutput(layer: layer)), reg)
         try backend.add(attended, x, into: residual1)
-        let norm1 = try LayerNormSaved(self, rows: rows), hidden1 = try allocate(rows * h)
+        let norm1 = try LayerNormSaved(self, rows: rows), hidden1 = try uninitialized(rows * h)
         try layerNorm(residual1, p + "attention.output.LayerNorm", into: hidden1, saved: norm1, rows: rows, width: h)
 
-        let intermediate = try allocate(rows * i), activated = try allocate(rows * i)
+        let intermediate = try uninitialized(rows * i), activated = try uninitialized(rows * i)
         try linear(hidden1, p + "intermediate.dense", into: intermediate, rows: rows, inFeatures: h, outFeatures: i)
         try backend.geluForward(intermediate, into: activated, form: a.geluForm)
-        let out = try allocate(rows * h), residual2 = try allocate(rows * h)
+        let out = try uninitialized(rows * h), residual2 = try uninitialized(rows * h)
         try linear(activated, p + "output.dense", into: out, rows: rows, inFeatures: i, outFeatures: h)
         let regularized = try regularize(out, into: out, site: a.site(.output(layer: layer)), reg)
         try backend.add(regularized, hidden1, into: residual2)
@@ -133,7 +133,7 @@ extension BertModel {
     public func encoderBackward(_ pass: EncoderPass, dOutput: Tensor, sink: GradientSink) throws {
         let a = architecture, rows = pass.batch.rows, h = a.hidden
         var dy = dOutput
-        var spare = try allocate(rows * h)
+        var spare = try uninitialized(rows * h)
         for layer in (0..<a.layers).reversed() {
             try layerBackward(layer, pass.layers[layer], dOutput: dy, dInput: spare, pass: pass, sink: sink)
             swap(&dy, &spare)
@@ -162,13 +162,13 @@ extension BertModel {
         let reg = pass.regularization
 
         // Output LayerNorm; its input was dropout(output dense) + hidden1.
-        let dHidden1 = try allocate(rows * h)
+        let dHidden1 = try uninitialized(rows * h)
         try layerNormBackward(p + "output.LayerNorm", dY: dOutput, x: act.residual2, saved: act.norm2, dx: dHidden1,
                               batch: b, tokens: t, width: h, sink: sink)
         let dDense = dOutput
         try backend.copy(dHidden1, to: dDense)
         try regularizeBackward(dDense, site: a.site(.output(layer: layer)), reg)
-        let dActivated = try allocate(rows * i)
+        let dActivated = try uninitialized(rows * i)
         try linearBackward(p + "output.dense", x: act.activated, dY: dDense, dx: dActivated, batch: b, tokens: t,
                            inFeatures: i, outFeatures: h, sink: sink)
         try backend.geluBackward(act.intermediate, dActivated, into: dActivated, form: a.geluForm)
@@ -185,10 +185,10 @@ extension BertModel {
         try linearBackward(p + "attention.output.dense", x: act.context, dY: dAttended, dx: dContext, batch: b,
                            tokens: t, inFeatures: h, outFeatures: h, sink: sink)
 
-        let dHeads = try allocate(rows * h)
+        let dHeads = try uninitialized(rows * h)
         try backend.permute0213(dContext, into: dHeads, s.batch, s.tokens, s.heads, s.headDim)
-        let dq = try allocate(rows * h), dk = try allocate(rows * h), dv = try allocate(rows * h)
-        let dScores = try allocate(s.scoresCount)
+        let dq = try uninitialized(rows * h), dk = try uninitialized(rows * h), dv = try uninitialized(rows * h)
+        let dScores = try uninitialized(s.scoresCount)
         let site = a.site(.attentionProbabilities(layer: layer))
         let noise = reg.flatMap { r in r.active(site).map { AttentionDropout(noise: $0, key: r.key(site)) } }
         try backend.attentionBackward(dOut: dHeads, q: act.qh, k: act.kh, v: act.vh, shape: s, dropout: noise,

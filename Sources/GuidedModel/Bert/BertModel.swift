@@ -132,6 +132,9 @@ public final class BertModel {
 
     func allocate(_ count: Int) throws -> Tensor { try backend.allocate(count) }
 
+    /// An allocation that the next op overwrites entirely (no zero fill where the backend can skip it).
+    func uninitialized(_ count: Int) throws -> Tensor { try backend.allocateUninitialized(count) }
+
     func upload(_ values: [Int32]) throws -> Tensor {
         let t = try backend.allocate(values.count)
         try backend.upload(values, to: t)
