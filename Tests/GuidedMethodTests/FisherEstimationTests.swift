@@ -105,6 +105,24 @@ import Testing
     }
 
     /// Interrupted after two batches and resumed in a new estimator: the same bytes as one run.
+    /// Samples are taken longest first within windows of 256, ties in order, whatever the batch size.
+    @Test func processingOrderSortsByLengthWithinWindows() {
+        let lengths = (0..<600).map { 3 + ($0 * 37) % 50 }
+        let samples = lengths.map { n in
+            MaskedSample(inputIds: Array(repeating: 5, count: n), tokenTypeIds: Array(repeating: 0, count: n),
+                         attentionMask: Array(repeating: 1, count: n - 1) + [0], labels: Array(repeating: -100, count: n))
+        }
+        let order = FisherEstimator.processingOrder(samples)
+        #expect(order.sorted() == Array(0..<600))
+        for window in [0..<256, 256..<512, 512..<600] {
+            let part = Array(order[window])
+            #expect(Set(part) == Set(window))
+            for (a, b) in zip(part, part.dropFirst()) {
+                #expect(lengths[a] > lengths[b] || (lengths[a] == lengths[b] && a < b))
+            }
+        }
+    }
+
     @Test func resumeGivesTheUninterruptedResult() throws {
         let samples = try Self.samples()
         let whole = try Self.estimator(samples, batchSize: 2, checkpoint: Self.temporary("w"))

@@ -17,6 +17,8 @@ public struct FisherSettings: Codable, Equatable, Sendable {
     public var shardIndex: Int
     public var shardCount: Int
     public var objective: String = "mlm"
+    /// The processing order (`FisherEstimator.processingOrder`); a checkpoint of another order does not resume.
+    public var order: String = "length-sorted-windows-\(FisherEstimator.orderWindow)"
 
     public init(model: String, checkpointSHA256: String, inputs: [String], seed: UInt64, fraction: Double,
                 maxSamples: Int?, maxLength: Int, chunk: Bool, batchSize: Int, shardIndex: Int, shardCount: Int) {
@@ -45,8 +47,10 @@ public struct FisherProgress: Sendable {
 /// The empirical Fisher of a masked-LM BERT: the mean over samples of each sample's squared
 /// gradient, where a sample's loss is the mean cross-entropy over its own predicted tokens.
 ///
-/// Samples are processed `batchSize` at a time in a fixed order (batch k holds samples
-/// `[k·B, (k+1)·B)` of this shard), gradients squared per sample by `FisherAccumulator`. Every
+/// Samples are processed `batchSize` at a time in a fixed order (`processingOrder`: within each
+/// window of 256 samples, longest first, so a batch pads little), gradients squared per sample by
+/// `FisherAccumulator`. The order depends only on the samples, not on the batch size, and changes
+/// the sum only by float rounding. Every
 /// `checkpointEvery` samples and on interruption the running sums are written to `checkpoint`
 /// atomically; `resume` continues from there and gives the same file an uninterrupted run writes.
 public final class FisherEstimator {
@@ -54,6 +58,8 @@ public final class FisherEstimator {
     public let settings: FisherSettings
     public let samples: [MaskedSample]
     public let checkpoint: URL
+    /// Indices into `samples` in the order they are processed.
+    private let order: [Int]
     public var checkpointEvery: Int = 1000
 
     /// Samples of this shard already processed (restored by `resume`).
@@ -68,8 +74,23 @@ public final class FisherEstimator {
         self.model = model
         self.settings = settings
         self.samples = samples
+        order = Self.processingOrder(samples)
         self.checkpoint = checkpoint
         accumulator = try FisherAccumulator(backend: model.backend, layout: model.layout)
+    }
+
+    /// Samples per window of the length sort.
+    public static let orderWindow = 256
+
+    /// Indices of `samples`: window by window (`orderWindow` consecutive samples), each window's
+    /// samples by length (attention mask), longest first, ties in their order. Batching neighbours
+    /// of similar length removes most padding (on a corpus of paragraphs, about half the token rows)
+    /// while a window still finishes before the next begins.
+    public static func processingOrder(_ samples: [MaskedSample]) -> [Int] {
+        let lengths = samples.map { $0.attentionMask.reduce(0) { $0 + Int($1) } }
+        return stride(from: 0, to: samples.count, by: orderWindow).flatMap { start in
+            (start..<min(samples.count, start + orderWindow)).sorted { lengths[$0] != lengths[$1] ? lengths[$0] > lengths[$1] : $0 < $1 }
+        }
     }
 
     /// Restores the running sums from `checkpoint`; an error if it belongs to other settings.
@@ -101,7 +122,7 @@ public final class FisherEstimator {
                 return false
             }
             let end = min(position + settings.batchSize, samples.count)
-            let loss = try step(Array(samples[position..<end]))
+            let loss = try step(order[position..<end].map { samples[$0] })
             sinceCheckpoint += end - position
             position = end
             progress(FisherProgress(done: position, total: samples.count, skipped: skipped, lastLoss: loss))
