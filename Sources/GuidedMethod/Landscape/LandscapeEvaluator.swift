@@ -29,9 +29,12 @@ public final class LandscapeEvaluator {
         self.model = model
         self.samples = usable.count
         skipped = samples.count - usable.count
+        // Longest first (as the Fisher takes them), so that batches pad little; the mean does not
+        // depend on the order but for float rounding.
+        let ordered = FisherEstimator.processingOrder(usable).map { usable[$0] }
         let padId = Int32(model.config.padTokenId)
-        batches = stride(from: 0, to: usable.count, by: max(1, batchSize)).map { start in
-            TokenBatch.padded(Array(usable[start..<min(usable.count, start + batchSize)]), padId: padId)
+        batches = stride(from: 0, to: ordered.count, by: max(1, batchSize)).map { start in
+            TokenBatch.padded(Array(ordered[start..<min(ordered.count, start + batchSize)]), padId: padId)
         }
         let backend = model.backend
         origin = try backend.allocate(model.layout.totalCount)
