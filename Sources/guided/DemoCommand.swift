@@ -31,6 +31,9 @@ struct Demo: ParsableCommand {
     @Option(help: "Restarts per regularizer.")
     var restarts = 3
 
+    @Option(help: "Points per axis of the loss landscapes.")
+    var landscapeGrid = 9
+
     @Option(help: "Share of the training split used (data paucity).")
     var trainFraction = 0.5
 
@@ -40,6 +43,7 @@ struct Demo: ParsableCommand {
     var seed: UInt64 = 1
 
     func validate() throws {
+        guard landscapeGrid >= 2 else { throw ValidationError("--landscape-grid must be at least 2") }
         guard pretrainSteps >= 1, restarts >= 1 else { throw ValidationError("--pretrain-steps and --restarts must be at least 1") }
         guard trainFraction > 0 && trainFraction <= 1 else { throw ValidationError("--train-fraction must be in (0, 1]") }
     }
@@ -168,7 +172,7 @@ struct Demo: ParsableCommand {
     }
 
     /// The 2-D landscapes perturbing all, the top half and the bottom half of the matrices by Fisher
-    /// (by element), on a 9×9 grid over [−1, 1], and their plots.
+    /// (by element), on a grid over [−1, 1], and their plots.
     private func drawLandscapes(_ model: BertModel, samples: [MaskedSample], fisher: FisherFile, to plots: URL,
                                 log: Logger) throws -> [LandscapeSurface] {
         let layout = model.layout
@@ -186,7 +190,7 @@ struct Demo: ParsableCommand {
         let points = try LandscapePoints(url: plots.deletingLastPathComponent().appendingPathComponent("landscape-points.jsonl"), resume: false)
         let meter = ProgressMeter(label: "landscape", unit: "points", log: log)
         let surfaces = try LossLandscape.run(evaluator: evaluator, directions: directions, selections: selections,
-                                             grid: try LandscapeGrid(count: 9, range: -1...1, oneDimensional: false), radius: 0.1,
+                                             grid: try LandscapeGrid(count: landscapeGrid, range: -1...1, oneDimensional: false), radius: 0.1,
                                              points: points, shouldStop: { false }, progress: { meter.update(done: $0, total: $1) }) ?? []
         meter.finish()
         for plot in LandscapeOutput.plots(surfaces) {
