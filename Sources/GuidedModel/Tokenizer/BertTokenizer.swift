@@ -25,7 +25,7 @@ public final class BertTokenizer: Sendable {
     private let normalizer: BertNormalizer
     private let wordPiece: WordPiece
     /// Special tokens matched in raw text: their scalars and id, longest first.
-    private let specialPatterns: [(scalars: [Unicode.Scalar], id: Int32)]
+    private let specials: SpecialTokenSplitter
 
     public let padId: Int32
     public let clsId: Int32
@@ -58,10 +58,7 @@ public final class BertTokenizer: Sendable {
         maskId = ids["mask_token"]!
         specialIds = Set(ids.values)
         wordPiece = WordPiece(vocabulary: vocabulary, unkId: unkId)
-        specialPatterns = config.specialTokens
-            .map { (Array($0.token.unicodeScalars), ids[$0.key]!) }
-            .filter { !$0.0.isEmpty }
-            .sorted { $0.0.count > $1.0.count }
+        specials = SpecialTokenSplitter(config.specialTokens.map { ($0.token, ids[$0.key]!) })
     }
 
     /// A Hugging Face tokenizer folder: `vocab.txt`, and `tokenizer_config.json` if there is one
@@ -101,36 +98,11 @@ public final class BertTokenizer: Sendable {
         var ids: [Int32] = []
         ids.reserveCapacity(scalars.count / 3 + 1)
         var normalized: [Unicode.Scalar] = []
-        var pieceStart = 0
-        var index = 0
-        func flushText(upTo end: Int) {
-            guard pieceStart < end else { return }
-            normalizer.normalize(scalars[pieceStart..<end], into: &normalized)
+        specials.split(scalars, text: { range in
+            normalizer.normalize(scalars[range], into: &normalized)
             wordPiece.appendTokens(of: normalized, to: &ids)
-        }
-        while index < scalars.count {
-            if let special = specialMatch(in: scalars, at: index) {
-                flushText(upTo: index)
-                ids.append(special.id)
-                index += special.length
-                pieceStart = index
-            } else {
-                index += 1
-            }
-        }
-        flushText(upTo: scalars.count)
+        }, special: { ids.append($0) })
         return ids
-    }
-
-    /// The longest special token that starts at `index` (leftmost-longest, as the Rust tokenizer).
-    private func specialMatch(in scalars: [Unicode.Scalar], at index: Int) -> (id: Int32, length: Int)? {
-        for pattern in specialPatterns
-        where pattern.scalars.first == scalars[index] && index + pattern.scalars.count <= scalars.count {
-            if scalars[index..<(index + pattern.scalars.count)].elementsEqual(pattern.scalars) {
-                return (pattern.id, pattern.scalars.count)
-            }
-        }
-        return nil
     }
 
     /// `[CLS] text [SEP]`, or `[CLS] text [SEP] pair [SEP]` with token type ids 0 then 1, as

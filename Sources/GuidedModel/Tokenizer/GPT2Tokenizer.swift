@@ -19,7 +19,7 @@ public final class GPT2Tokenizer: Sendable {
     public let config: GPT2TokenizerConfig
     private let model: ByteLevelBPE
     /// Tokens kept whole in text: scalars and id, longest first.
-    private let wholePatterns: [(scalars: [Unicode.Scalar], id: Int32)]
+    private let specials: SpecialTokenSplitter
     /// Text of the tokens that are not in vocab.json (added with ids after it), by id.
     private let addedText: [Int32: String]
 
@@ -49,8 +49,7 @@ public final class GPT2Tokenizer: Sendable {
             }
         }
         addedText = added
-        wholePatterns = idOf.map { (Array($0.key.unicodeScalars), $0.value) }
-            .sorted { $0.0.count > $1.0.count || ($0.0.count == $1.0.count && $0.1 < $1.1) }
+        specials = SpecialTokenSplitter(idOf.map { ($0.key, $0.value) })
         bosId = config.bosToken.flatMap { idOf[$0] }
         eosId = config.eosToken.flatMap { idOf[$0] }
         unkId = config.unkToken.flatMap { idOf[$0] }
@@ -78,7 +77,7 @@ public final class GPT2Tokenizer: Sendable {
     public var vocabularySize: Int { model.count + addedText.count }
 
     public func id(of token: String) -> Int32? {
-        model.ids[token] ?? wholePatterns.first { String(String.UnicodeScalarView($0.scalars)) == token }?.id
+        model.ids[token] ?? specials.id(of: token)
     }
 
     public func token(of id: Int32) -> String? { addedText[id] ?? model.token(of: id) }
@@ -98,39 +97,15 @@ public final class GPT2Tokenizer: Sendable {
         if config.addPrefixSpace { scalars.insert(" ", at: 0) }
         var ids: [Int32] = []
         ids.reserveCapacity(scalars.count / 3 + 1)
-        var pieceStart = 0
-        var index = 0
-        func flushText(upTo end: Int) {
-            guard pieceStart < end else { return }
-            let piece = Array(scalars[pieceStart..<end])
-            for range in GPT2PreTokenizer.split(piece) {
+        specials.split(scalars, text: { range in
+            let piece = Array(scalars[range])
+            for word in GPT2PreTokenizer.split(piece) {
                 var bytes: [UInt8] = []
-                for scalar in piece[range] { bytes += UTF8.encode(scalar)! }
+                for scalar in piece[word] { bytes += UTF8.encode(scalar)! }
                 model.appendTokens(ofWord: bytes[...], to: &ids)
             }
-        }
-        while index < scalars.count {
-            if let special = wholeMatch(in: scalars, at: index) {
-                flushText(upTo: index)
-                ids.append(special.id)
-                index += special.length
-                pieceStart = index
-            } else {
-                index += 1
-            }
-        }
-        flushText(upTo: scalars.count)
+        }, special: { ids.append($0) })
         return ids
-    }
-
-    private func wholeMatch(in scalars: [Unicode.Scalar], at index: Int) -> (id: Int32, length: Int)? {
-        for pattern in wholePatterns
-        where pattern.scalars.first == scalars[index] && index + pattern.scalars.count <= scalars.count {
-            if scalars[index..<(index + pattern.scalars.count)].elementsEqual(pattern.scalars) {
-                return (pattern.id, pattern.scalars.count)
-            }
-        }
-        return nil
     }
 
     /// `tokenizer(text, pair, truncation=True, max_length=maxLength)`: the ids of `text` then of
