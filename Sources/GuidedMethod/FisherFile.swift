@@ -122,6 +122,18 @@ public struct FisherFile: Sendable {
         return shapes[slot.name] != nil ? slot.name : nil
     }
 
+    /// The Fisher over `architecture`'s parameter layout (one flat buffer in layout order), after
+    /// validating the file against it.
+    public func layoutValues(for architecture: BertArchitecture) throws -> [Float] {
+        try validate(against: architecture)
+        var values = [Float](repeating: 0, count: architecture.layout.totalCount)
+        for slot in architecture.layout.slots {
+            let tensor = try self.values(name(of: slot, in: architecture)!)
+            values.replaceSubrange(slot.offset..<(slot.offset + slot.count), with: tensor)
+        }
+        return values
+    }
+
     /// Checks that the file has exactly the tensors of `architecture`, under their checkpoint
     /// names with or without the `bert.` prefix (`name(of:in:)`), with the model's shapes. The error
     /// names the first offending tensor: in model order a missing tensor or a shape mismatch, then in

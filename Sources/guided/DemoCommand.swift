@@ -176,11 +176,7 @@ struct Demo: ParsableCommand {
     private func drawLandscapes(_ model: BertModel, samples: [MaskedSample], fisher: FisherFile, to plots: URL,
                                 log: Logger) throws -> [LandscapeSurface] {
         let layout = model.layout
-        var fisherValues = [Float](repeating: 0, count: layout.totalCount)
-        for slot in layout.slots {
-            let values = try fisher.values(fisher.name(of: slot, in: model.architecture)!)
-            fisherValues.replaceSubrange(slot.offset..<(slot.offset + slot.count), with: values)
-        }
+        let fisherValues = try fisher.layoutValues(for: model.architecture)
         let selections = try [ParameterSelection.all(layout: layout)] + [PerturbedSet.top, .bottom].map {
             try ParameterSelection.select($0, fraction: 0.5, unit: .element, layout: layout, fisher: fisherValues, seed: seed)
         }

@@ -145,16 +145,8 @@ struct Landscape: ParsableCommand {
         log.info("evaluation set: \(evaluator.samples) samples (\(evaluator.skipped) without a predicted token left out)")
 
         // What moves.
-        var fisherValues: [Float]?
-        if let fisher {
-            let file = try FisherFile(contentsOf: URL(fileURLWithPath: fisher))
-            try file.validate(against: architecture)
-            var values = [Float](repeating: 0, count: architecture.layout.totalCount)
-            for slot in architecture.layout.slots {
-                let tensor = try file.values(file.name(of: slot, in: architecture)!)
-                values.replaceSubrange(slot.offset..<(slot.offset + slot.count), with: tensor)
-            }
-            fisherValues = values
+        let fisherValues = try fisher.map {
+            try FisherFile(contentsOf: URL(fileURLWithPath: $0)).layoutValues(for: architecture)
         }
         var selections: [ParameterSelection] = []
         for set in try perturbedSets() {

@@ -109,6 +109,10 @@ import Testing
         let word = architecture.layout["embeddings.word_embeddings.weight"]!
         #expect(unprefixed.name(of: word, in: architecture) == "embeddings.word_embeddings.weight")
         #expect(good.name(of: word, in: architecture) == "bert.embeddings.word_embeddings.weight")
+        // Either spelling gives the same flat buffer in layout order.
+        let flat = try unprefixed.layoutValues(for: architecture)
+        #expect(flat == (try bare.layoutValues(for: architecture)))
+        #expect(Array(flat[word.offset..<(word.offset + word.count)]) == (try bare.values("bert.embeddings.word_embeddings.weight")))
 
         // The encoder spelled with `bert.` against a bare encoder model: the hint names the other spelling.
         let encoderArchitecture = try tinyArchitecture(layers: 2, head: .encoder)
