@@ -8,7 +8,7 @@ import GuidedModel
 /// The file is not validated here (`FisherFile.validate(against:)` does that).
 func fisherArchitecture(of file: FisherFile, model: String) throws -> BertArchitecture {
     let checkpoint = try CheckpointFolder(url: URL(fileURLWithPath: model))
-    return try BertArchitecture(config: checkpoint.config, head: fisherHead(of: file, config: checkpoint.config))
+    return try BertArchitecture(config: checkpoint.bertConfig(), head: fisherHead(of: file, config: checkpoint.bertConfig()))
 }
 
 /// The head a Fisher file's tensor names imply (see `fisherArchitecture(of:model:)`).

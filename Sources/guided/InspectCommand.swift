@@ -28,7 +28,7 @@ struct Inspect: ParsableCommand {
     func run() throws {
         let folder = URL(fileURLWithPath: model)
         let checkpoint = try CheckpointFolder(url: folder)
-        let chosen = try head.resolve(checkpoint.config, numLabels: numLabels)
+        let chosen = try head.resolve(checkpoint.bertConfig(), numLabels: numLabels)
         // Reading every tensor is what checks them; the CPU backend holds them without a device.
         let (loaded, report) = try BertCheckpoint.load(folder, head: chosen, backend: CPUBackend())
         let a = loaded.architecture, c = a.config

@@ -31,8 +31,9 @@ public enum BertCheckpoint {
     public static func load(_ folder: URL, head: BertHead? = nil, backend: Backend,
                             seed: UInt64 = 0) throws -> (model: BertModel, report: LoadReport) {
         let checkpoint = try CheckpointFolder(url: folder)
-        let head = head ?? Self.head(of: checkpoint.config)
-        let architecture = try BertArchitecture(config: checkpoint.config, head: head)
+        let config = try checkpoint.bertConfig()
+        let head = head ?? Self.head(of: config)
+        let architecture = try BertArchitecture(config: config, head: head)
         let model = try BertModel(architecture: architecture, backend: backend)
         var report = LoadReport()
         var used = Set<String>()
@@ -49,7 +50,7 @@ public enum BertCheckpoint {
                 if stored.hasPrefix("bert.") { report.prefixed = true }
                 report.found.append(slot.name)
             } else {
-                try model.setParameter(slot.name, initialValues(slot, config: checkpoint.config, random: &random))
+                try model.setParameter(slot.name, initialValues(slot, config: config, random: &random))
                 report.initialized.append(slot.name)
             }
         }
@@ -136,4 +137,9 @@ extension BertModel {
         }
         return model
     }
+}
+
+extension CheckpointFolder {
+    /// `config.json` read as a BERT config (an error names the file when it is not one).
+    public func bertConfig() throws -> BertConfig { try BertConfig(data: configData, path: configPath) }
 }

@@ -12,7 +12,13 @@ public struct CheckpointFolder: Sendable {
     public static let indexFileName = "model.safetensors.index.json"
 
     public let url: URL
-    public let config: BertConfig
+    /// `config.json` as read; each architecture parses its own fields (`BertConfig`, `GPT2Config`).
+    public let configData: Data
+    public let configPath: String
+    /// `config.json`'s `model_type` ("bert" when absent, as in early BERT checkpoints).
+    public let modelType: String
+    /// `config.json`'s `architectures` (the `transformers` class it was saved from), if any.
+    public let architectures: [String]?
     /// The safetensors files, one per shard (shards in file-name order).
     public let files: [SafeTensorsFile]
     /// All tensor names as stored: shard by shard, each in its file order.
@@ -41,7 +47,16 @@ public struct CheckpointFolder: Sendable {
             throw ModelError("\(folder): no \(Self.configFileName); expected a Hugging Face checkpoint folder "
                 + "(\(Self.configFileName) + \(Self.weightsFileName))")
         }
-        config = try BertConfig(contentsOf: file(Self.configFileName))
+        configPath = file(Self.configFileName).path
+        do {
+            configData = try Data(contentsOf: file(Self.configFileName))
+        } catch {
+            throw ModelError("\(configPath): cannot read the file: \(error.localizedDescription)")
+        }
+        let root = try StrictJSON.parseObject(configData, path: configPath)
+        let reader = ModelConfigReader(path: configPath, root: root)
+        modelType = try reader.string("model_type", default: "bert")
+        architectures = reader.isNullOrAbsent("architectures") ? nil : try reader.stringArray("architectures")
 
         var files: [SafeTensorsFile] = []
         var mapped: [(name: String, shard: String)] = []
@@ -57,7 +72,7 @@ public struct CheckpointFolder: Sendable {
                 files.append(try SafeTensorsFile(contentsOf: file(shard)))
             }
         } else {
-            throw Self.noSafetensorsError(folder: folder, config: config, exists: exists)
+            throw Self.noSafetensorsError(folder: folder, modelClass: architectures?.first, exists: exists)
         }
 
         var names: [String] = []
@@ -150,8 +165,8 @@ public struct CheckpointFolder: Sendable {
 
     /// The error for a folder without safetensors weights, with a conversion command when it has
     /// weights in another format.
-    private static func noSafetensorsError(folder: String, config: BertConfig, exists: (String) -> Bool) -> ModelError {
-        let modelClass = config.architectures?.first ?? "AutoModel"
+    private static func noSafetensorsError(folder: String, modelClass: String?, exists: (String) -> Bool) -> ModelError {
+        let modelClass = modelClass ?? "AutoModel"
         let formats: [(files: [String], option: String, what: String)] = [
             (["pytorch_model.bin", "pytorch_model.bin.index.json"], "", "PyTorch"),
             (["tf_model.h5", "tf_model.h5.index.json"], ", from_tf=True", "TensorFlow"),
