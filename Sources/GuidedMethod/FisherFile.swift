@@ -114,9 +114,9 @@ public struct FisherFile: Sendable {
     // MARK: - Validation
 
     /// The file's name for one of the model's tensors: its checkpoint name
-    /// (`BertArchitecture.checkpointName`), or the bare name without `bert.` (the Fisher of a
+    /// (`ModelArchitecture.checkpointName`), or the bare name without `bert.`/`transformer.` (the Fisher of a
     /// checkpoint stored without the prefix, as all-MiniLM-L6-v2 is); nil when the file has neither.
-    public func name(of slot: ParameterSlot, in architecture: BertArchitecture) -> String? {
+    public func name(of slot: ParameterSlot, in architecture: any ModelArchitecture) -> String? {
         let full = architecture.checkpointName(slot)
         if shapes[full] != nil { return full }
         return shapes[slot.name] != nil ? slot.name : nil
@@ -124,7 +124,7 @@ public struct FisherFile: Sendable {
 
     /// The Fisher over `architecture`'s parameter layout (one flat buffer in layout order), after
     /// validating the file against it.
-    public func layoutValues(for architecture: BertArchitecture) throws -> [Float] {
+    public func layoutValues(for architecture: any ModelArchitecture) throws -> [Float] {
         try validate(against: architecture)
         var values = [Float](repeating: 0, count: architecture.layout.totalCount)
         for slot in architecture.layout.slots {
@@ -135,17 +135,18 @@ public struct FisherFile: Sendable {
     }
 
     /// Checks that the file has exactly the tensors of `architecture`, under their checkpoint
-    /// names with or without the `bert.` prefix (`name(of:in:)`), with the model's shapes. The error
+    /// names with or without the base prefix (`name(of:in:)`), with the model's shapes. The error
     /// names the first offending tensor: in model order a missing tensor or a shape mismatch, then in
     /// file order a tensor the model does not have.
-    public func validate(against architecture: BertArchitecture) throws {
+    public func validate(against architecture: any ModelArchitecture) throws {
         var expected = Set<String>()
         for slot in architecture.layout.slots {
             guard let name = name(of: slot, in: architecture) else {
                 let name = architecture.checkpointName(slot)
                 var message = "Fisher file \(path): the model's tensor \(name) is missing (\(names.count) tensors in the file)"
-                if architecture.isHeadParameter(slot.name) == false, architecture.head == .encoder, shapes["bert." + name] != nil {
-                    message += "; the file has bert.\(name), a Fisher for a model with a head?"
+                let prefixed = architecture.basePrefix + name
+                if !architecture.isHeadParameter(slot.name), architecture.isBase, shapes[prefixed] != nil {
+                    message += "; the file has \(prefixed), a Fisher for a model with a head?"
                 }
                 throw ModelError(message)
             }
@@ -156,7 +157,7 @@ public struct FisherFile: Sendable {
         }
         if let extra = names.first(where: { !expected.contains($0) }) {
             throw ModelError("Fisher file \(path): tensor \(extra) is not a parameter of the model "
-                + "(\(architecture.head), \(architecture.layers) layers)")
+                + "(\(architecture.className), \(architecture.layers) layers)")
         }
     }
 

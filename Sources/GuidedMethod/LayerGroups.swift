@@ -9,24 +9,15 @@ public enum GroupAggregate: String, Sendable, Codable, CaseIterable {
     case weighted
 }
 
-/// A BERT layer group (../shared/DESIGN.md, "Layer aggregation"): the parameter tensors of one
-/// sub-module and the dropout site their output goes through next, if any.
-///
-/// | group (names without `bert.`)       | dropout site it precedes                      |
-/// |-------------------------------------|-----------------------------------------------|
-/// | `embeddings`                        | `embeddings.dropout`                          |
-/// | `encoder.layer.i.attention.self`    | `encoder.layer.i.attention.self.dropout` (attention probabilities) |
-/// | `encoder.layer.i.attention.output`  | `encoder.layer.i.attention.output.dropout`    |
-/// | `encoder.layer.i.intermediate`      | none                                          |
-/// | `encoder.layer.i.output`            | `encoder.layer.i.output.dropout`              |
-/// | `pooler`, `cls`, `classifier`, ...  | none (the classifier's dropout is not scheduled) |
-///
-/// Site module paths come from the `BertArchitecture`, so they carry its `bert.` prefix when the
-/// model has a head. A BERT with L layers has 1 + 3·L groups with a site (37 for BERT-base).
+/// A layer group (../shared/DESIGN.md, "Layer aggregation"): the parameter tensors of one
+/// sub-module and the dropout site their output goes through next, if any. Which tensors form a
+/// group is the architecture's to say (`ModelArchitecture.layerGroup(of:)`: BERT's table is in
+/// BertModel+LanguageModel.swift, GPT-2's in GPT2Architecture.swift). Site module paths come from
+/// the architecture, so they carry its prefix (`bert.`, `transformer.`) when the model has a head.
 public struct LayerGroup: Sendable, Equatable {
-    /// The sub-module's name without `bert.`, e.g. `encoder.layer.3.attention.self`.
+    /// The sub-module's name without the base prefix, e.g. `encoder.layer.3.attention.self`.
     public let name: String
-    /// Member tensor names as given (checkpoint names, `bert.` kept), in the given order.
+    /// Member tensor names as given (checkpoint names, prefix kept), in the given order.
     public let tensors: [String]
     /// The dropout site the group's output goes through next, or nil.
     public let site: DropoutSite?
@@ -37,16 +28,15 @@ public struct LayerGroup: Sendable, Equatable {
         self.site = site
     }
 
-    /// The BERT layer groups of `names` (parameter names with or without `bert.`), in network
-    /// order: embeddings, then per layer attention.self, attention.output, intermediate, output,
-    /// then pooler, the head (`cls`, `classifier`) and any other top-level module in order of first
-    /// appearance. Sites are looked up by kind in `architecture` (nil where it has none).
-    public static func bert(names: [String], architecture: BertArchitecture) -> [LayerGroup] {
+    /// The layer groups of `names` (parameter names with or without the base prefix) in network
+    /// order, ties in order of first appearance. Sites are looked up by kind in `architecture`
+    /// (nil where it has none).
+    public static func groups(names: [String], architecture: any ModelArchitecture) -> [LayerGroup] {
         var members: [String: [String]] = [:]
-        var keys: [String: GroupKey] = [:]
+        var keys: [String: LayerGroupKey] = [:]
         var firstSeen: [String: Int] = [:]
         for name in names {
-            let key = GroupKey(name)
+            let key = architecture.layerGroup(of: name)
             members[key.name, default: []].append(name)
             keys[key.name] = key
             if firstSeen[key.name] == nil { firstSeen[key.name] = firstSeen.count }
@@ -55,7 +45,7 @@ public struct LayerGroup: Sendable, Equatable {
             $0.rank != $1.rank ? $0.rank.lexicographicallyPrecedes($1.rank) : firstSeen[$0.name]! < firstSeen[$1.name]!
         }
         return ordered.map { key in
-            let site = key.siteKind.flatMap { kind in architecture.sites.first { $0.kind == kind } }
+            let site = key.site.flatMap { kind in architecture.sites.first { $0.kind == kind } }
             return LayerGroup(name: key.name, tensors: members[key.name]!, site: site)
         }
     }
@@ -86,44 +76,5 @@ public struct LayerGroup: Sendable, Equatable {
             let values = try fisher.values(name)
             return (values.reduce(0.0) { $0 + Double($1) }, values.count)
         }
-    }
-}
-
-/// Where a parameter name belongs: its group's name, network-order rank and dropout site kind.
-private struct GroupKey {
-    let name: String
-    let rank: [Int]
-    let siteKind: DropoutSite.Kind?
-
-    init(_ full: String) {
-        let stripped = full.hasPrefix("bert.") ? String(full.dropFirst(5)) : full
-        let parts = stripped.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        if parts.first == "embeddings" {
-            (name, rank, siteKind) = ("embeddings", [0], .embeddings)
-            return
-        }
-        if parts.count >= 4, parts[0] == "encoder", parts[1] == "layer", let layer = Int(parts[2]), layer >= 0 {
-            let prefix = "encoder.layer.\(layer)."
-            switch (parts[3], parts.count > 4 ? parts[4] : "") {
-            case ("attention", "self"):
-                (name, rank, siteKind) = (prefix + "attention.self", [1, layer, 0], .attentionProbabilities(layer: layer))
-            case ("attention", "output"):
-                (name, rank, siteKind) = (prefix + "attention.output", [1, layer, 1], .attentionOutput(layer: layer))
-            case ("intermediate", _):
-                (name, rank, siteKind) = (prefix + "intermediate", [1, layer, 2], nil)
-            case ("output", _):
-                (name, rank, siteKind) = (prefix + "output", [1, layer, 3], .output(layer: layer))
-            default:
-                (name, rank, siteKind) = (prefix + parts[3], [1, layer, 4], nil)
-            }
-            return
-        }
-        switch parts[0] {
-        case "pooler": rank = [2]
-        case "cls", "classifier": rank = [3]
-        default: rank = [4]
-        }
-        name = parts[0]
-        siteKind = nil
     }
 }

@@ -108,19 +108,19 @@ struct Finetune: ParsableCommand {
 
         let computeBackend = try compute.make(log)
         let folder = URL(fileURLWithPath: model)
-        let head = BertHead.sequenceClassification(labels: glueTask.numLabels, regression: glueTask.isRegression)
-        let (bert, report) = try BertCheckpoint.load(folder, head: head, backend: computeBackend, seed: seed)
+        let role = ModelRole.classification(labels: glueTask.numLabels, regression: glueTask.isRegression)
+        let (network, report) = try ModelLoader.load(folder, role: role, backend: computeBackend, seed: seed)
         if !report.initialized.isEmpty { log.info("initialised (as transformers does): \(report.initialized.joined(separator: ", "))") }
 
-        guard maxLength <= bert.config.maxPositionEmbeddings else {
-            throw ValidationError("--max-length \(maxLength) exceeds the model's max_position_embeddings \(bert.config.maxPositionEmbeddings)")
+        guard maxLength <= network.maxPositions else {
+            throw ValidationError("--max-length \(maxLength) exceeds the model's \(network.maxPositions) positions")
         }
         let noise = try regularizer.noise(p: p, stdAlpha: gaussianStdAlpha, schedule: schedule.map { URL(fileURLWithPath: $0) },
-                                          architecture: bert.architecture)
+                                          architecture: network.architecture)
         var recipe = FineTuneRecipe()
         (recipe.learningRate, recipe.beta1, recipe.beta2, recipe.eps, recipe.weightDecay) = (lr, beta1, beta2, eps, weightDecay)
         (recipe.warmupRatio, recipe.epochs, recipe.batchSize, recipe.maxLength) = (warmupRatio, epochs, batchSize, maxLength)
-        let tuner = try FineTuner(model: bert, task: glueTask, tokenizer: try BertTokenizer(folder: folder), recipe: recipe,
+        let tuner = try FineTuner(model: network, task: glueTask, tokenizer: try tokenizer(inFolder: folder), recipe: recipe,
                                   noise: noise, seed: seed)
         let outputURL = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
@@ -149,7 +149,7 @@ struct Finetune: ParsableCommand {
             throw ExitCode(130)
         }
 
-        if saveModel { try BertCheckpoint.save(bert, to: outputURL, configFrom: bert.config, tokenizerFrom: folder) }
+        if saveModel { try network.save(to: outputURL, tokenizerFrom: folder) }
         struct Epoch: Encodable { let epoch: Int, trainLoss: Double, scores: [String: [String: Double?]] }
         struct Metrics: Encodable {
             let task: String, regularizer: String, p: Double, seed: UInt64, trainFraction: Double, trainExamples: Int

@@ -3,19 +3,16 @@ import GuidedMethod
 import GuidedModel
 
 /// The architecture a Fisher file was estimated for, from the model folder's config (`fisher report`,
-/// `schedule`). The file's names decide the head: an MLM head if it has `cls.predictions`, a
-/// classifier if it has `classifier.weight` (labels from its shape), else the checkpoint's own head.
-/// The file is not validated here (`FisherFile.validate(against:)` does that).
-func fisherArchitecture(of file: FisherFile, model: String) throws -> BertArchitecture {
-    let checkpoint = try CheckpointFolder(url: URL(fileURLWithPath: model))
-    return try BertArchitecture(config: checkpoint.bertConfig(), head: fisherHead(of: file, config: checkpoint.bertConfig()))
-}
-
-/// The head a Fisher file's tensor names imply (see `fisherArchitecture(of:model:)`).
-func fisherHead(of file: FisherFile, config: BertConfig) -> BertHead {
-    if file.names.contains(where: { $0.hasPrefix("cls.predictions") }) { return .maskedLM }
-    if let labels = file.shapes["classifier.weight"]?.first {
-        return .sequenceClassification(labels: labels, regression: labels == 1)
+/// `schedule`): the first of the checkpoint's own head, the pretraining head, the bare base model,
+/// and a classifier (labels from the file's `classifier.weight` or `score.weight`) whose tensors
+/// the file holds exactly. When none does, the checkpoint's own head, so that validation names
+/// what differs.
+func fisherArchitecture(of file: FisherFile, model: String) throws -> any ModelArchitecture {
+    let folder = URL(fileURLWithPath: model)
+    var roles: [ModelRole] = [.asSaved, .pretraining, .base]
+    for head in ["classifier.weight", "score.weight"] {
+        if let labels = file.shapes[head]?.first { roles.append(.classification(labels: labels, regression: labels == 1)) }
     }
-    return BertCheckpoint.head(of: config)
+    let candidates = try roles.map { try ModelLoader.architecture(folder, role: $0) }
+    return candidates.first { (try? file.validate(against: $0)) != nil } ?? candidates[0]
 }

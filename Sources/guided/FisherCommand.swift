@@ -15,13 +15,14 @@ struct Fisher: ParsableCommand {
 struct FisherEstimate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estimate",
-        abstract: "Estimate the empirical Fisher of a BERT's masked-LM objective on a corpus subsample.",
+        abstract: "Estimate the empirical Fisher of a model's pretraining objective on a corpus subsample.",
         discussion: """
             The Fisher is the mean over samples of each sample's squared gradient (not the square of a \
-            batch gradient), where a sample's loss is the mean masked-LM cross-entropy over its own \
-            predicted tokens. Masking is DataCollatorForLanguageModeling's (15%; 80% [MASK], 10% random, \
-            10% kept), drawn from --seed, so a run is reproducible. Samples without a predicted token are \
-            skipped and counted. The model runs in evaluation mode (no dropout).
+            batch gradient), where a sample's loss is the mean cross-entropy over its own predicted \
+            tokens. BERT: the masked-LM objective, masked as DataCollatorForLanguageModeling does (15%; \
+            80% [MASK], 10% random, 10% kept), drawn from --seed, so a run is reproducible. GPT-2: the \
+            causal-LM objective, every token after the first predicted from the ones before it. Samples \
+            without a predicted token are skipped and counted. The model runs in evaluation mode (no dropout).
 
             Corpus (--corpus, several allowed): a plain text file with one document per line, a .jsonl \
             file with a "text" field per line, or a folder of such files. Each document is one sample, \
@@ -33,7 +34,7 @@ struct FisherEstimate: ParsableCommand {
             and on Ctrl-C; --resume continues to the same result as an uninterrupted run.
             """)
 
-    @Option(help: "A BERT checkpoint folder (config.json, model.safetensors, vocab.txt). A missing MLM head is initialised.")
+    @Option(help: "A BERT or GPT-2 checkpoint folder (config.json, model.safetensors, tokenizer files). A missing MLM head is initialised.")
     var model: String
 
     @Option(help: "The Fisher file to write (.safetensors).")
@@ -94,13 +95,13 @@ struct FisherEstimate: ParsableCommand {
         let (shardIndex, shardCount) = try shardParts()
 
         let computeBackend = try compute.make(log)
-        let (bert, report) = try BertCheckpoint.load(folder, head: .maskedLM, backend: computeBackend, seed: seed)
+        let (network, report) = try ModelLoader.load(folder, role: .pretraining, backend: computeBackend, seed: seed)
         if !report.initialized.isEmpty {
             let missing = report.initialized.joined(separator: ", ")
-            log.warning("the checkpoint has no \(missing): initialised as transformers does (normal, std \(bert.config.initializerRange)); the Fisher of those tensors describes a random head")
+            log.warning("the checkpoint has no \(missing): initialised as transformers does; the Fisher of those tensors describes a random head")
         }
-        let tokenizer = try BertTokenizer(folder: folder)
-        let all = try source.samples(tokenizer: tokenizer, config: bert.config, seed: seed, fraction: fraction, limit: maxSamples, log: log)
+        let tokenizer = try tokenizer(inFolder: folder)
+        let all = try source.samples(for: network, tokenizer: tokenizer, seed: seed, fraction: fraction, limit: maxSamples, log: log)
         let mine = all.shard(shardIndex, of: shardCount)
         if let dumpInputs { try writeMaskedSamples(mine, to: URL(fileURLWithPath: dumpInputs)) }
         log.info("\(mine.count) samples\(shardCount > 1 ? " in shard \(shardIndex)/\(shardCount) of \(all.count)" : ""), batches of \(batchSize), max length \(source.maxLength)")
@@ -109,8 +110,9 @@ struct FisherEstimate: ParsableCommand {
             model: folder.standardizedFileURL.path,
             checkpointSHA256: try fileSHA256(checkpointWeights(folder)),
             inputs: source.inputs.map { [$0] } ?? source.corpus, seed: seed, fraction: fraction, maxSamples: maxSamples,
-            maxLength: source.maxLength, chunk: source.chunk, batchSize: batchSize, shardIndex: shardIndex, shardCount: shardCount)
-        let estimator = try FisherEstimator(model: bert, settings: settings, samples: mine, checkpoint: checkpointURL)
+            maxLength: source.maxLength, chunk: source.chunk, batchSize: batchSize, shardIndex: shardIndex, shardCount: shardCount,
+            objective: network.family.objective.rawValue)
+        let estimator = try FisherEstimator(model: network, settings: settings, samples: mine, checkpoint: checkpointURL)
         estimator.checkpointEvery = checkpointEvery
         if resume && FileManager.default.fileExists(atPath: checkpointURL.path) {
             try estimator.resume()
@@ -134,7 +136,7 @@ struct FisherEstimate: ParsableCommand {
         log.info("wrote \(outputURL.path): \(estimator.samplesCounted) samples, \(estimator.samplesSkipped) skipped (no predicted token)")
         if json {
             let summary: [String: Any] = ["output": outputURL.path, "samples": estimator.samplesCounted,
-                                          "skipped": estimator.samplesSkipped, "backend": bert.backend.name]
+                                          "skipped": estimator.samplesSkipped, "backend": network.backend.name]
             print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys]), as: UTF8.self))
         }
     }

@@ -134,14 +134,14 @@ struct Landscape: ParsableCommand {
         let out = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let computeBackend = try compute.make(log)
-        let (bert, report) = try BertCheckpoint.load(folder, head: .maskedLM, backend: computeBackend, seed: seed)
+        let (network, report) = try ModelLoader.load(folder, role: .pretraining, backend: computeBackend, seed: seed)
         if !report.initialized.isEmpty {
-            log.warning("the checkpoint has no \(report.initialized.joined(separator: ", ")): initialised as transformers does; the landscape is that of a random MLM head")
+            log.warning("the checkpoint has no \(report.initialized.joined(separator: ", ")): initialised as transformers does; the landscape is that of a random LM head")
         }
-        let architecture = bert.architecture
-        let tokenizer = try BertTokenizer(folder: folder)
-        let evaluationSet = try source.samples(tokenizer: tokenizer, config: bert.config, seed: seed, limit: samples, log: log)
-        let evaluator = try LandscapeEvaluator(model: bert, samples: evaluationSet, batchSize: batchSize)
+        let architecture = network.architecture
+        let tokenizer = try tokenizer(inFolder: folder)
+        let evaluationSet = try source.samples(for: network, tokenizer: tokenizer, seed: seed, limit: samples, log: log)
+        let evaluator = try LandscapeEvaluator(model: network, samples: evaluationSet, batchSize: batchSize)
         log.info("evaluation set: \(evaluator.samples) samples (\(evaluator.skipped) without a predicted token left out)")
 
         // What moves.
@@ -164,7 +164,7 @@ struct Landscape: ParsableCommand {
         if let directions {
             chosen = try LandscapeDirections(contentsOf: URL(fileURLWithPath: directions), architecture: architecture)
         } else {
-            chosen = LandscapeDirections.random(layout: architecture.layout, parameters: try computeBackend.download(bert.parameters),
+            chosen = LandscapeDirections.random(layout: architecture.layout, parameters: try computeBackend.download(network.parameters),
                                                 seed: seed, normalization: normalize)
             try chosen.write(to: directionsURL, architecture: architecture)
         }

@@ -4,9 +4,9 @@ import GuidedMethod
 import GuidedModel
 import Logging
 
-/// Where masked-LM samples come from, the same for `guided fisher` and `guided landscape`: a corpus
-/// (subsampled, tokenised, masked with the seeded collator masks) or a JSON Lines file of masked
-/// samples in the Hugging Face collator's form.
+/// Where pretraining samples come from, the same for `guided fisher` and `guided landscape`: a corpus
+/// (subsampled, tokenised, and for a masked LM masked with the seeded collator masks) or a JSON
+/// Lines file of samples in the Hugging Face collator's form.
 struct MaskedSampleSource: ParsableArguments {
     @Option(parsing: .singleValue, help: "Text (repeatable): .txt (one document per line), .jsonl with a \"text\" field, or a folder of them.")
     var corpus: [String] = []
@@ -14,7 +14,7 @@ struct MaskedSampleSource: ParsableArguments {
     @Option(help: "Read masked samples from a JSON Lines file written by --dump-inputs (or the HF collator) instead of a corpus.")
     var inputs: String?
 
-    @Option(help: "Tokens per sample, [CLS] and [SEP] included.")
+    @Option(help: "Tokens per sample (BERT: [CLS] and [SEP] included).")
     var maxLength = 128
 
     @Flag(help: "Split long documents into several samples of --max-length instead of truncating.")
@@ -25,34 +25,53 @@ struct MaskedSampleSource: ParsableArguments {
         guard corpus.isEmpty != (inputs == nil) else { throw ValidationError("give either --corpus or --inputs") }
     }
 
-    /// The samples in global order (at most `limit`), from the `fraction` of the corpus's documents
-    /// chosen with `seed`: sample k's mask is drawn from (seed, k).
-    func samples(tokenizer: BertTokenizer, config: BertConfig, seed: UInt64, fraction: Double = 1, limit: Int?,
-                 log: Logger) throws -> [MaskedSample] {
+    /// The samples of `model`'s pretraining objective in global order (at most `limit`), from the
+    /// `fraction` of the corpus's documents chosen with `seed`: a masked LM's sample k has its mask
+    /// drawn from (seed, k); a causal LM's labels are its ids.
+    func samples(for model: any LanguageModel, tokenizer: TextTokenizer, seed: UInt64, fraction: Double = 1,
+                 limit: Int?, log: Logger) throws -> [MaskedSample] {
         if let inputs {
             let all = try readMaskedSamples(URL(fileURLWithPath: inputs))
             return limit.map { Array(all.prefix($0)) } ?? all
         }
-        guard maxLength <= config.maxPositionEmbeddings else {
-            throw ModelError("--max-length \(maxLength) exceeds the model's max_position_embeddings \(config.maxPositionEmbeddings); pass --max-length \(config.maxPositionEmbeddings) or less")
+        guard maxLength <= model.maxPositions else {
+            throw ModelError("--max-length \(maxLength) exceeds the model's \(model.maxPositions) positions; pass --max-length \(model.maxPositions) or less")
         }
         let text = try Corpus(paths: corpus.map { URL(fileURLWithPath: $0) })
         if text.repairedLines > 0 { log.warning("\(text.repairedLines) line(s) were not valid UTF-8; bad bytes replaced with U+FFFD") }
         let kept = try Corpus.subsample(count: text.documents.count, fraction: fraction, seed: seed)
         log.info("corpus: \(text.documents.count) documents in \(text.files.count) file(s); using \(kept.count)")
-        let masker = MLMMasker(tokenizer: tokenizer, seed: seed)
+        let label: (Encoding, Int) -> MaskedSample
+        switch model.family.objective {
+        case .maskedLM:
+            guard let bert = tokenizer as? BertTokenizer else { throw ModelError("a masked LM needs a WordPiece tokenizer (vocab.txt)") }
+            let masker = MLMMasker(tokenizer: bert, seed: seed)
+            label = { masker.mask($0, sampleIndex: $1) }
+        case .causalLM:
+            label = { encoding, _ in MaskedSample(causal: encoding) }
+        }
         var all: [MaskedSample] = []
         for index in kept {
-            for encoding in encodings(text.documents[index], tokenizer) {
+            for encoding in encodings(text.documents[index], tokenizer) where !encoding.inputIds.isEmpty {
                 if let limit, all.count >= limit { return all }
-                all.append(masker.mask(encoding, sampleIndex: all.count))
+                all.append(label(encoding, all.count))
             }
         }
         return all
     }
 
-    private func encodings(_ document: String, _ tokenizer: BertTokenizer) -> [Encoding] {
-        guard chunk else { return [tokenizer.encode(document, maxLength: maxLength)] }
+    private func encodings(_ document: String, _ tokenizer: TextTokenizer) -> [Encoding] {
+        guard chunk else { return [tokenizer.encode(document, pair: nil, maxLength: maxLength)] }
+        guard let tokenizer = tokenizer as? BertTokenizer else {
+            // No special tokens around a GPT-2 text: the pieces are plain runs of maxLength ids.
+            let whole = tokenizer.encode(document, pair: nil, maxLength: nil)
+            return stride(from: 0, to: max(whole.inputIds.count, 1), by: maxLength).map { start in
+                let range = start..<min(whole.inputIds.count, start + maxLength)
+                return Encoding(tokens: Array(whole.tokens[range]), inputIds: Array(whole.inputIds[range]),
+                                tokenTypeIds: Array(repeating: 0, count: range.count),
+                                attentionMask: Array(repeating: 1, count: range.count))
+            }
+        }
         let ids = tokenizer.ids(of: document)
         let body = maxLength - 2
         return stride(from: 0, to: max(ids.count, 1), by: body).map { start in
@@ -64,7 +83,8 @@ struct MaskedSampleSource: ParsableArguments {
     }
 }
 
-/// Reads `--inputs`: one `{"input_ids", "attention_mask", "token_type_ids", "labels"}` object per line.
+/// Reads `--inputs`: one `{"input_ids", "attention_mask", "token_type_ids", "labels"}` object per line
+/// (`attention_mask` and `token_type_ids` optional).
 func readMaskedSamples(_ url: URL) throws -> [MaskedSample] {
     let data: Data
     do { data = try Data(contentsOf: url) } catch { throw ValidationError("\(url.path): cannot read (\(error.localizedDescription))") }

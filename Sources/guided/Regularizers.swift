@@ -12,7 +12,7 @@ enum RegularizerArgument: String, CaseIterable {
     /// - `gaussian`: multiplicative N(1, α), α = p/(1−p) its variance (`stdAlpha`: its standard
     ///   deviation, as the paper's code);
     /// - `guided`: the schedule's per-site p, the classifier's dropout at p.
-    func noise(p: Double, stdAlpha: Bool, schedule: URL?, architecture: BertArchitecture) throws -> [Noise?] {
+    func noise(p: Double, stdAlpha: Bool, schedule: URL?, architecture: any ModelArchitecture) throws -> [Noise?] {
         switch self {
         case .dropout:
             return architecture.sites.map { _ in .bernoulli(Float(p)) }

@@ -6,7 +6,7 @@ import Testing
 @Suite struct LayerGroupsTests {
     func groups(_ architecture: BertArchitecture) -> [LayerGroup] {
         let names = architecture.layout.slots.map { architecture.checkpointName($0) }
-        return LayerGroup.bert(names: names, architecture: architecture)
+        return LayerGroup.groups(names: names, architecture: architecture)
     }
 
     @Test func twelveLayerModelHas37SitesInNetworkOrder() throws {

@@ -17,7 +17,7 @@ import Testing
     func fisher(_ architecture: BertArchitecture, siteScore: (Int) -> Float) throws -> FisherFile {
         let names = architecture.layout.slots.map { architecture.checkpointName($0) }
         var siteOf: [String: Int] = [:]
-        for group in LayerGroup.bert(names: names, architecture: architecture) {
+        for group in LayerGroup.groups(names: names, architecture: architecture) {
             for tensor in group.tensors { siteOf[tensor] = group.site?.index }
         }
         return try fisherFor(architecture) { name, _ in siteOf[name].map(siteScore) ?? 1 }
@@ -59,7 +59,7 @@ import Testing
         // Weights 1, biases and LayerNorm parameters 0: the two aggregates differ.
         let fisher = try fisherFor(architecture) { name, _ in name.hasSuffix("dense.weight") || name.hasSuffix("query.weight") ? 1 : 0 }
         let names = architecture.layout.slots.map { architecture.checkpointName($0) }
-        let groups = LayerGroup.bert(names: names, architecture: architecture).filter { $0.site != nil }
+        let groups = LayerGroup.groups(names: names, architecture: architecture).filter { $0.site != nil }
         for aggregate in GroupAggregate.allCases {
             let schedule = try DropoutSchedule(fisher: fisher, architecture: architecture, aggregate: aggregate)
             for entry in schedule.entries {

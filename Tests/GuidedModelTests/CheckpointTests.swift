@@ -229,7 +229,7 @@ struct CheckpointFolderTests {
         try SafeTensorsWriter.write(Self.prefixed, metadata: ["format": "pt"], to: weights)
 
         let checkpoint = try CheckpointFolder(url: folder)
-        #expect(checkpoint.bertConfig().hiddenSize == 32)
+        #expect(try checkpoint.bertConfig().hiddenSize == 32)
         #expect(checkpoint.tensorNames == Self.prefixed.map(\.name))
         #expect(checkpoint.files.count == 1)
         let (entry, file) = try #require(checkpoint.entry("bert.encoder.layer.0.output.dense.bias"))
@@ -353,8 +353,13 @@ struct CheckpointFolderTests {
             _ = try CheckpointFolder(url: folder.appendingPathComponent("model.safetensors"))
         }
         try Data(#"{"num_attention_heads": 5}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
+        // The folder opens; its config is checked by the architecture that reads it.
         Support.expectError([folder.appendingPathComponent("config.json").path, "multiple of \"num_attention_heads\" (5)"]) {
-            _ = try CheckpointFolder(url: folder)
+            _ = try ModelLoader.architecture(folder, role: .asSaved)
+        }
+        try Data(#"{"model_type": "t5"}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
+        Support.expectError([folder.appendingPathComponent("config.json").path, "\"t5\"", "\"bert\", \"gpt2\""]) {
+            _ = try ModelLoader.architecture(folder, role: .asSaved)
         }
     }
 

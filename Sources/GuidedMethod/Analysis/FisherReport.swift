@@ -199,11 +199,11 @@ public struct FisherReport: Codable, Sendable {
         }
     }
 
-    /// The report for a BERT: groups from `LayerGroup.bert`, after validating the file against it.
-    public init(fisher: FisherFile, architecture: BertArchitecture, aggregate: GroupAggregate = .meanOfMeans,
+    /// The report for a model: groups from `LayerGroup.groups`, after validating the file against it.
+    public init(fisher: FisherFile, architecture: any ModelArchitecture, aggregate: GroupAggregate = .meanOfMeans,
                 threshold: Double = 0.01, topPercents: [Double] = [0.25, 1, 5]) throws {
         try fisher.validate(against: architecture)
-        try self.init(fisher: fisher, groups: LayerGroup.bert(names: fisher.names, architecture: architecture),
+        try self.init(fisher: fisher, groups: LayerGroup.groups(names: fisher.names, architecture: architecture),
                       aggregate: aggregate, threshold: threshold, topPercents: topPercents)
     }
 

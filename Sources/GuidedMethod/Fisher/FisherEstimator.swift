@@ -16,12 +16,15 @@ public struct FisherSettings: Codable, Equatable, Sendable {
     public var batchSize: Int
     public var shardIndex: Int
     public var shardCount: Int
+    /// `PretrainingObjective.rawValue`: "mlm" (BERT) or "clm" (GPT-2).
     public var objective: String = "mlm"
     /// The processing order (`FisherEstimator.processingOrder`); a checkpoint of another order does not resume.
     public var order: String = "length-sorted-windows-\(FisherEstimator.orderWindow)"
 
     public init(model: String, checkpointSHA256: String, inputs: [String], seed: UInt64, fraction: Double,
-                maxSamples: Int?, maxLength: Int, chunk: Bool, batchSize: Int, shardIndex: Int, shardCount: Int) {
+                maxSamples: Int?, maxLength: Int, chunk: Bool, batchSize: Int, shardIndex: Int, shardCount: Int,
+                objective: String = PretrainingObjective.maskedLM.rawValue) {
+        self.objective = objective
         self.model = model
         self.checkpointSHA256 = checkpointSHA256
         self.inputs = inputs
@@ -44,8 +47,9 @@ public struct FisherProgress: Sendable {
     public let lastLoss: Float?
 }
 
-/// The empirical Fisher of a masked-LM BERT: the mean over samples of each sample's squared
-/// gradient, where a sample's loss is the mean cross-entropy over its own predicted tokens.
+/// The empirical Fisher of a model's pretraining objective (masked LM for BERT, causal LM for
+/// GPT-2): the mean over samples of each sample's squared gradient, where a sample's loss is the
+/// mean cross-entropy over its own predicted tokens.
 ///
 /// Samples are processed `batchSize` at a time in a fixed order (`processingOrder`: within each
 /// window of 256 samples, longest first, so a batch pads little), gradients squared per sample by
@@ -54,7 +58,7 @@ public struct FisherProgress: Sendable {
 /// `checkpointEvery` samples and on interruption the running sums are written to `checkpoint`
 /// atomically; `resume` continues from there and gives the same file an uninterrupted run writes.
 public final class FisherEstimator {
-    public let model: BertModel
+    public let model: any LanguageModel
     public let settings: FisherSettings
     public let samples: [MaskedSample]
     public let checkpoint: URL
@@ -68,15 +72,15 @@ public final class FisherEstimator {
     private(set) var skipped = 0
     private let accumulator: FisherAccumulator
 
-    public init(model: BertModel, settings: FisherSettings, samples: [MaskedSample], checkpoint: URL) throws {
-        guard model.architecture.head == .maskedLM else { throw ModelError("the Fisher objective needs a masked-LM head") }
+    /// `model` in its pretraining role (`ModelRole.pretraining`): the Fisher is of its pretraining loss.
+    public init(model: any LanguageModel, settings: FisherSettings, samples: [MaskedSample], checkpoint: URL) throws {
         guard !samples.isEmpty else { throw ModelError("no samples to estimate the Fisher from") }
         self.model = model
         self.settings = settings
         self.samples = samples
         order = Self.processingOrder(samples)
         self.checkpoint = checkpoint
-        accumulator = try FisherAccumulator(backend: model.backend, layout: model.layout)
+        accumulator = try FisherAccumulator(backend: model.backend, layout: model.layout, tiedTable: model.tiedTable ?? "")
     }
 
     /// Samples per window of the length sort.
@@ -135,12 +139,12 @@ public final class FisherEstimator {
     }
 
     private func step(_ batch: [MaskedSample]) throws -> Float? {
-        let (tokenBatch, labels) = TokenBatch.padded(batch, padId: Int32(model.config.padTokenId))
-        let pass = try model.maskedLM(tokenBatch, labels: labels, regularization: nil, reduction: .perSampleMean)
+        let (tokenBatch, labels) = TokenBatch.padded(batch, padId: model.paddingId)
+        let pass = try model.pretrainingStep(tokenBatch, labels: labels, regularization: nil, reduction: .perSampleMean,
+                                             backwardInto: accumulator)
         let used = pass.sampleLosses.compactMap { $0 }.count
         skipped += batch.count - used
         counted += used
-        if used > 0 { try model.maskedLMBackward(pass, sink: accumulator) }
         if try model.backend.countNonFinite(accumulator.fisher) > 0 {
             throw ModelError("the Fisher sums became NaN or Inf at samples \(position)..<\(position + batch.count)")
         }
@@ -157,7 +161,7 @@ public final class FisherEstimator {
     }
 
     /// The Fisher file: the mean over counted samples, one tensor per parameter under the names the
-    /// checkpoint uses (`prefixed`: whether its encoder names carry `bert.`).
+    /// checkpoint uses (`prefixed`: whether its base names carry `bert.`/`transformer.`).
     public func writeResult(to url: URL, prefixed: Bool) throws {
         guard counted > 0 else {
             throw ModelError("no sample had a predicted token (\(skipped) skipped): nothing to average; use longer texts or more samples")
@@ -168,7 +172,7 @@ public final class FisherEstimator {
         for i in means.indices { means[i] *= scale }
         let a = model.architecture
         let entries = a.layout.slots.map { slot in
-            (name: a.isHeadParameter(slot.name) || !prefixed ? slot.name : "bert." + slot.name, shape: slot.shape)
+            (name: a.isHeadParameter(slot.name) || !prefixed ? slot.name : a.basePrefix + slot.name, shape: slot.shape)
         }
         var metadata: [String: String] = [
             "samples": String(counted), "skipped": String(skipped), "seed": String(settings.seed),

@@ -2,8 +2,12 @@ import Foundation
 import GuidedCompute
 import GuidedModel
 
-/// One MLM training sample in the Hugging Face collator's form: unpadded ids, segment ids, mask,
-/// and labels (the original id where a token is predicted, −100 elsewhere).
+/// One pretraining sample in the Hugging Face collator's form: unpadded ids, segment ids, mask,
+/// and labels (the original id where a token is predicted, −100 elsewhere). For the masked LM the
+/// ids are masked (`MLMMasker`); for the causal LM they are the text's (`init(causal:)`).
+///
+/// As JSON, `token_type_ids` is left out when all zero (what BERT assumes when it is absent, and what
+/// GPT-2's collator writes), so a dump reads back into either model in `transformers` unchanged.
 public struct MaskedSample: Sendable, Equatable, Codable {
     public var inputIds: [Int32]
     public var tokenTypeIds: [Int32]
@@ -22,6 +26,22 @@ public struct MaskedSample: Sendable, Equatable, Codable {
     }
 
     public var predicted: Int { labels.filter { $0 != -100 }.count }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        inputIds = try c.decode([Int32].self, forKey: .inputIds)
+        attentionMask = try c.decodeIfPresent([Int32].self, forKey: .attentionMask) ?? Array(repeating: 1, count: inputIds.count)
+        tokenTypeIds = try c.decodeIfPresent([Int32].self, forKey: .tokenTypeIds) ?? Array(repeating: 0, count: inputIds.count)
+        labels = try c.decode([Int32].self, forKey: .labels)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(inputIds, forKey: .inputIds)
+        try c.encode(attentionMask, forKey: .attentionMask)
+        if tokenTypeIds.contains(where: { $0 != 0 }) { try c.encode(tokenTypeIds, forKey: .tokenTypeIds) }
+        try c.encode(labels, forKey: .labels)
+    }
 }
 
 /// `DataCollatorForLanguageModeling`'s masking with `mlm_probability` 0.15: each non-special token

@@ -80,7 +80,7 @@ public struct LandscapeDirections: Sendable {
     // MARK: - Files
 
     /// Writes `delta.<name>` and `eta.<name>` for every matrix of `architecture`, under its checkpoint names.
-    public func write(to url: URL, architecture: BertArchitecture) throws {
+    public func write(to url: URL, architecture: any ModelArchitecture) throws {
         var tensors: [SafeTensorsWriter.Tensor] = []
         for (prefix, values) in [("delta.", delta), ("eta.", eta)] {
             for slot in architecture.layout.slots where Self.moves(slot) {
@@ -96,7 +96,7 @@ public struct LandscapeDirections: Sendable {
     /// Reads directions written by `write(to:architecture:)` (or by hand: a tensor left out is a zero
     /// direction). Names may carry `bert.` or not; every tensor must be a matrix of the model with
     /// its shape, and every value finite.
-    public init(contentsOf url: URL, architecture: BertArchitecture) throws {
+    public init(contentsOf url: URL, architecture: any ModelArchitecture) throws {
         let file = try SafeTensorsFile(contentsOf: url)
         let layout = architecture.layout
         var delta = [Float](repeating: 0, count: layout.totalCount), eta = delta

@@ -2,14 +2,15 @@ import Foundation
 import GuidedCompute
 import GuidedModel
 
-/// Evaluates f(α, β) = L(θ₀ + αδ + βη) for a BertForMaskedLM on a fixed set of masked samples
-/// (the same masks at every point), forward only, in evaluation mode, on the model's device.
+/// Evaluates f(α, β) = L(θ₀ + αδ + βη) for a model's pretraining loss (masked LM for BERT,
+/// causal LM for GPT-2) on a fixed set of samples (the same masks at every point), forward only,
+/// in evaluation mode, on the model's device.
 ///
 /// The parameters are perturbed in place, always recomputed from a device copy of θ₀ (never by
 /// adding to the previous point), so nothing drifts over a grid; `restore()` copies θ₀ back
 /// bit for bit.
 public final class LandscapeEvaluator {
-    public let model: BertModel
+    public let model: any LanguageModel
     /// Samples with at least one predicted token, and those skipped for having none.
     public let samples: Int
     public let skipped: Int
@@ -18,10 +19,8 @@ public final class LandscapeEvaluator {
     private let delta: Tensor
     private let eta: Tensor
 
-    public init(model: BertModel, samples: [MaskedSample], batchSize: Int) throws {
-        guard model.architecture.head == .maskedLM else {
-            throw ModelError("a landscape evaluates the masked-LM loss; load the model with its MLM head")
-        }
+    /// `model` in its pretraining role (`ModelRole.pretraining`).
+    public init(model: any LanguageModel, samples: [MaskedSample], batchSize: Int) throws {
         let usable = samples.filter { $0.predicted > 0 }
         guard !usable.isEmpty else {
             throw ModelError("none of the \(samples.count) samples has a predicted token; use longer texts or more samples")
@@ -32,7 +31,7 @@ public final class LandscapeEvaluator {
         // Longest first (as the Fisher takes them), so that batches pad little; the mean does not
         // depend on the order but for float rounding.
         let ordered = FisherEstimator.processingOrder(usable).map { usable[$0] }
-        let padId = Int32(model.config.padTokenId)
+        let padId = model.paddingId
         batches = stride(from: 0, to: ordered.count, by: max(1, batchSize)).map { start in
             TokenBatch.padded(Array(ordered[start..<min(ordered.count, start + batchSize)]), padId: padId)
         }
@@ -51,7 +50,7 @@ public final class LandscapeEvaluator {
         try model.backend.upload(eta, to: self.eta)
     }
 
-    /// The mean over samples of each sample's mean masked-LM cross-entropy at θ₀ + αδ + βη.
+    /// The mean over samples of each sample's mean pretraining cross-entropy at θ₀ + αδ + βη.
     public func loss(alpha: Double, beta: Double) throws -> Double {
         let backend = model.backend
         try backend.copy(origin, to: model.parameters)
@@ -59,7 +58,8 @@ public final class LandscapeEvaluator {
         if beta != 0 { try backend.axpy(Float(beta), eta, model.parameters) }
         var sum = 0.0
         for (batch, labels) in batches {
-            let pass = try model.maskedLM(batch, labels: labels, regularization: nil, reduction: .perSampleMean)
+            let pass = try model.pretrainingStep(batch, labels: labels, regularization: nil, reduction: .perSampleMean,
+                                                 backwardInto: nil)
             sum += pass.sampleLosses.reduce(0.0) { $0 + Double($1 ?? 0) }
         }
         return sum / Double(samples)

@@ -135,13 +135,13 @@ public struct DropoutSchedule: Sendable, Equatable {
     }
 
     /// The schedule of a BERT from its Fisher file: the file is validated against `architecture`
-    /// (names, shapes, finite non-negative values), the layer groups of `LayerGroup.bert` that
+    /// (names, shapes, finite non-negative values), the layer groups of `LayerGroup.groups` that
     /// precede a dropout site are scored with `aggregate`, and their sites scheduled.
-    public init(fisher: FisherFile, architecture: BertArchitecture, aggregate: GroupAggregate = .meanOfMeans,
+    public init(fisher: FisherFile, architecture: any ModelArchitecture, aggregate: GroupAggregate = .meanOfMeans,
                 shape: ScheduleShape = .linear, pUpper: Double = 0.1, pLower: Double = 0) throws {
         try Self.validate(pUpper: pUpper, pLower: pLower, shape: shape)
         try fisher.validate(against: architecture)
-        let groups = LayerGroup.bert(names: fisher.names, architecture: architecture).filter { $0.site != nil }
+        let groups = LayerGroup.groups(names: fisher.names, architecture: architecture).filter { $0.site != nil }
         let scores = try groups.map { group in
             let score = try group.score(aggregate) { name in
                 let values = try fisher.values(name)
@@ -155,7 +155,7 @@ public struct DropoutSchedule: Sendable, Equatable {
 
     /// Probabilities indexed by `DropoutSite.index` of `architecture`; sites the schedule does not
     /// hold (the classifier's) keep their configured p.
-    public func probabilities(for architecture: BertArchitecture) -> [Double] {
+    public func probabilities(for architecture: any ModelArchitecture) -> [Double] {
         var ps = architecture.sites.map(\.configuredProbability)
         for entry in entries where entry.site.index < ps.count { ps[entry.site.index] = entry.p }
         return ps
@@ -296,11 +296,14 @@ public struct DropoutScheduleFile: Codable, Sendable, Equatable {
     /// The per-site probabilities for `architecture`, indexed by `DropoutSite.index`. Every site of
     /// the architecture except the classifier's must be in the file and every key of the file must
     /// be such a site; p must be finite in [0, 1). A key matches a site by its module path, or by
-    /// the path with the `bert.` prefix added or removed, so a schedule made from a `BertModel`
+    /// the path with the base prefix (`bert.`, `transformer.`) added or removed, so a schedule made from a `BertModel`
     /// checkpoint applies to a `BertFor…` model and back. The classifier's site takes `classifier`
     /// if given, else its configured p.
-    public func probabilities(for architecture: BertArchitecture, classifier: Double? = nil, path: String = "<memory>") throws -> [Double] {
-        func alternative(_ key: String) -> String { key.hasPrefix("bert.") ? String(key.dropFirst(5)) : "bert." + key }
+    public func probabilities(for architecture: any ModelArchitecture, classifier: Double? = nil, path: String = "<memory>") throws -> [Double] {
+        let prefix = architecture.basePrefix
+        func alternative(_ key: String) -> String {
+            key.hasPrefix(prefix) ? String(key.dropFirst(prefix.count)) : prefix + key
+        }
         var ps = architecture.sites.map(\.configuredProbability)
         var used = Set<String>()
         for site in architecture.sites {
@@ -321,7 +324,7 @@ public struct DropoutScheduleFile: Codable, Sendable, Equatable {
         }
         if let extra = sites.keys.sorted().first(where: { !used.contains($0) }) {
             throw ModelError("schedule file \(path): site \(extra) is not a scheduled dropout site of the model "
-                + "(\(architecture.head), \(architecture.layers) layers)")
+                + "(\(architecture.className), \(architecture.layers) layers)")
         }
         if let classifier, !(classifier.isFinite && classifier >= 0 && classifier < 1) {
             throw ModelError("classifier dropout p must be in [0, 1), got \(classifier)")

@@ -33,23 +33,23 @@ public struct EpochResult: Sendable, Codable {
     public var scores: [String: [String: Double]]   // split → metric → value ("combined" included)
 }
 
-/// Fine-tunes a `BertForSequenceClassification` on a restart split: shuffled batches per epoch
+/// Fine-tunes a sequence classifier (`BertForSequenceClassification`, `GPT2ForSequenceClassification`) on a restart split: shuffled batches per epoch
 /// (seeded), a regulariser at every dropout site drawn from Philox keyed by (seed, site, step),
 /// AdamW with the warm-up/decay schedule, evaluation on every validation split after each epoch.
 public final class FineTuner {
-    public let model: BertModel
+    public let model: any LanguageModel
     public let task: GlueTask
     public let recipe: FineTuneRecipe
     /// Per dropout site (indexed like `model.architecture.sites`): the regulariser, or nil for none.
     public let noise: [Noise?]
     public let seed: UInt64
-    private let tokenizer: BertTokenizer
+    private let tokenizer: TextTokenizer
 
-    public init(model: BertModel, task: GlueTask, tokenizer: BertTokenizer, recipe: FineTuneRecipe,
+    public init(model: any LanguageModel, task: GlueTask, tokenizer: TextTokenizer, recipe: FineTuneRecipe,
                 noise: [Noise?], seed: UInt64) throws {
-        guard case let .sequenceClassification(labels, regression) = model.architecture.head,
-              labels == task.numLabels, regression == task.isRegression else {
-            throw ModelError("\(task.displayName) needs a classifier with \(task.numLabels) output(s), the model has \(model.architecture.head)")
+        guard let classifier = model.classifier, classifier.labels == task.numLabels,
+              classifier.regression == task.isRegression else {
+            throw ModelError("\(task.displayName) needs a classifier with \(task.numLabels) output(s), the model is \(model.architecture.className)")
         }
         guard noise.count == model.architecture.sites.count else {
             throw ModelError("\(noise.count) regularisers for \(model.architecture.sites.count) dropout sites")
@@ -98,7 +98,7 @@ public final class FineTuner {
             let epoch = state.step / stepsPerEpoch
             let order = SeededShuffle.permutation(count: split.train.count, seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
             let batches = try GlueBatches(encodings: encodings, labels: split.train.map(\.label), order: order,
-                                          batchSize: recipe.batchSize, padId: tokenizer.padId)
+                                          batchSize: recipe.batchSize, padId: model.paddingId)
             for index in (state.step % stepsPerEpoch)..<batches.count {
                 if shouldStop() {
                     try save(state, m: m, v: v)
@@ -109,10 +109,9 @@ public final class FineTuner {
                 try gradients.zero()
                 let tokens = TokenBatch(batch: batch.batch, tokens: batch.tokens, inputIds: batch.inputIds,
                                         tokenTypeIds: batch.tokenTypeIds, attentionMask: batch.attentionMask)
-                let pass = try model.classify(tokens, labels: batch.labels,
-                                              regularization: Regularization(noise: noise, seed: seed, step: UInt32(state.step)),
-                                              reduction: .batchMean)
-                try model.classifyBackward(pass, sink: gradients)
+                let pass = try model.classifierStep(tokens, labels: batch.labels,
+                                                    regularization: Regularization(noise: noise, seed: seed, step: UInt32(state.step)),
+                                                    reduction: .batchMean, backwardInto: gradients)
                 if try backend.countNonFinite(gradients.gradients) > 0 {
                     throw ModelError("a gradient became NaN or Inf at step \(state.step) (epoch \(epoch + 1)); loss \(pass.loss)")
                 }
@@ -152,7 +151,7 @@ public final class FineTuner {
         let encodings = validationEncodings[split] ?? encode(examples, tokenizer: tokenizer, maxLength: recipe.maxLength)
         validationEncodings[split] = encodings
         let batches = try GlueBatches(encodings: encodings, labels: examples.map(\.label), order: nil,
-                                      batchSize: max(recipe.batchSize, 32), padId: tokenizer.padId)
+                                      batchSize: max(recipe.batchSize, 32), padId: model.paddingId)
         let classes = task.numLabels
         var predictions: [Float] = []
         for batch in batches {
@@ -160,10 +159,17 @@ public final class FineTuner {
                                     tokenTypeIds: batch.tokenTypeIds, attentionMask: batch.attentionMask)
             // Labels only feed the loss, which evaluation ignores; unlabeled rows (−1) become 0.
             let labels = batch.labels.map { task.isRegression ? $0 : max(0, $0) }
-            let pass = try model.classify(tokens, labels: labels, regularization: nil, reduction: .batchMean)
+            let pass = try model.classifierStep(tokens, labels: labels, regularization: nil, reduction: .batchMean,
+                                                backwardInto: nil)
+            let logits: [Float] = pass.logits
             for n in 0..<batch.batch {
-                let row = pass.logits[(n * classes)..<((n + 1) * classes)]
-                predictions.append(task.isRegression ? row.first! : Float(row.indices.max { row[$0] < row[$1] }! - row.startIndex))
+                let row = logits[(n * classes)..<((n + 1) * classes)]
+                if task.isRegression {
+                    predictions.append(row.first!)
+                } else {
+                    let best = row.indices.max { row[$0] < row[$1] }!
+                    predictions.append(Float(best - row.startIndex))
+                }
             }
         }
         return (predictions, try task.evaluate(predictions: predictions, examples: examples, split: split))

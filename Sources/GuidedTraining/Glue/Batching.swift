@@ -1,11 +1,11 @@
 import Dispatch
 import GuidedModel
 
-/// Tokenizes examples as `tokenizer(text, pair, truncation=True, max_length=maxLength)` does: each
-/// becomes `[CLS] text [SEP]` or `[CLS] text [SEP] pair [SEP]`, cut longest-first to `maxLength`
-/// tokens, unpadded (batches pad; see `GlueBatches`). The work is spread over the cores; the result
+/// Tokenizes examples as `tokenizer(text, pair, truncation=True, max_length=maxLength)` does: for
+/// BERT each becomes `[CLS] text [SEP]` or `[CLS] text [SEP] pair [SEP]` (GPT-2: the texts' tokens,
+/// no specials), cut longest-first to `maxLength` tokens, unpadded (batches pad; see `GlueBatches`). The work is spread over the cores; the result
 /// is in `examples` order and does not depend on how it was spread.
-public func encode(_ examples: [GlueExample], tokenizer: BertTokenizer, maxLength: Int) -> [Encoding] {
+public func encode(_ examples: [GlueExample], tokenizer: TextTokenizer, maxLength: Int) -> [Encoding] {
     let chunkSize = 256
     let chunkCount = (examples.count + chunkSize - 1) / chunkSize
     guard chunkCount > 1 else {
