@@ -238,3 +238,27 @@ import Testing
         #expect(throws: ModelError.self) { try Corpus.subsample(count: 10, fraction: 1.5, seed: 1) }
     }
 }
+
+/// Causal-LM samples and the JSON form of samples.
+@Suite struct PretrainingSampleTests {
+    @Test func causalSampleLabelsEveryTokenAfterTheFirst() {
+        let encoding = Encoding(tokens: ["a", "b", "c", "<pad>"], inputIds: [5, 6, 7, 0], tokenTypeIds: [0, 0, 0, 0],
+                                attentionMask: [1, 1, 1, 0])
+        let sample = MaskedSample(causal: encoding)
+        #expect(sample.inputIds == [5, 6, 7, 0])
+        #expect(sample.labels == [-100, 6, 7, -100])
+        #expect(sample.predicted == 2)
+    }
+
+    @Test func tokenTypeIdsAreWrittenOnlyWhenNotAllZero() throws {
+        let causal = MaskedSample(inputIds: [5, 6], tokenTypeIds: [0, 0], attentionMask: [1, 1], labels: [-100, 6])
+        let text = String(decoding: try JSONEncoder().encode(causal), as: UTF8.self)
+        #expect(!text.contains("token_type_ids"))
+        #expect(try JSONDecoder().decode(MaskedSample.self, from: Data(text.utf8)) == causal)
+        let pair = MaskedSample(inputIds: [2, 5, 3, 6, 3], tokenTypeIds: [0, 0, 0, 1, 1], attentionMask: [1, 1, 1, 1, 1],
+                                labels: [-100, 5, -100, -100, -100])
+        let pairText = String(decoding: try JSONEncoder().encode(pair), as: UTF8.self)
+        #expect(pairText.contains("\"token_type_ids\":[0,0,0,1,1]"))
+        #expect(try JSONDecoder().decode(MaskedSample.self, from: Data(pairText.utf8)) == pair)
+    }
+}
