@@ -143,6 +143,14 @@ public protocol Backend: AnyObject {
 
     /// `fisher[j] += Σ_n perSample[n, j]²` for `batch` rows of `width`.
     func accumulateSquaredSum(_ perSample: Tensor, into fisher: Tensor, batch: Int, width: Int) throws
+    /// Squared per-sample outer products, the weight part of the Fisher of a linear layer:
+    /// for every sample n, `fisher[r, c] += (Σₜ a[n, t, r] · b[n, t, c] + lookups)²` with
+    /// a: [batch, tokens, rows], b: [batch, tokens, columns], fisher: [rows, columns]. The optional
+    /// `lookup` adds embedding rows to sample n's gradient before squaring (a tied LM head).
+    /// `scratch` is the caller's buffer for per-sample gradients (at least rows × columns).
+    /// The default is `composedOuterSquares`; the CPU backend fuses it one block of rows at a time.
+    func accumulateOuterSquares(a: Tensor, b: Tensor, batch: Int, tokens: Int, rows: Int, columns: Int,
+                                lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws
     /// `out[n, j] = Σ_t x[n, t, j]`: per-sample bias (and LayerNorm β) gradients.
     func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws
     /// `out[n, j] = Σ_t dy[n, t, j] · x̂[n, t, j]` with `x̂ = (x − mean) · rstd`: per-sample LayerNorm

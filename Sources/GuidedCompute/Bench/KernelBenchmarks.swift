@@ -178,6 +178,28 @@ public enum KernelBenchmarks {
             let dOut = try random(b, r * h), fisher = try b.allocate(s.vocab * h), scratch = try b.allocate(r * h)
             return { try b.accumulateEmbeddingFisher(dOut: dOut, slots: onDevice, width: h, fisher: fisher, scratch: scratch) }
         }
+        // The tied MLM head's per-sample squares (decoder dense part + lookup rows), 15% of 128
+        // tokens predicted: the composed form against the backend's own (fused on the CPU).
+        let predicted = max(1, s.tokens * 15 / 100), v = s.vocab
+        for (op, fused) in [("tied head, composed", false), ("tied head", true)] {
+            add("fisher", op, "8×\(predicted) · \(v)×\(h) + lookups",
+                bytes: by(2 * v * h + s.batch * predicted * (v + h) + r * h), flops: fl(2 * s.batch * predicted * v * h + 2 * s.batch * v * h)) { b in
+                var generator = SplitMix64(seed: 7)
+                let rows = (0..<r).map { _ in Int32(generator.next() % UInt64(v)) }
+                let dLogits = try random(b, s.batch * predicted * v), hidden = try random(b, s.batch * predicted * h)
+                let lookup = OuterSquaresLookup(rows: rows, values: try random(b, r * h), tokens: s.tokens)
+                let fisher = try b.allocate(v * h), scratch = try b.allocate(v * h)
+                return {
+                    if fused {
+                        try b.accumulateOuterSquares(a: dLogits, b: hidden, batch: s.batch, tokens: predicted, rows: v,
+                                                     columns: h, lookup: lookup, fisher: fisher, scratch: scratch)
+                    } else {
+                        try b.composedOuterSquares(a: dLogits, b: hidden, batch: s.batch, tokens: predicted, rows: v,
+                                                   columns: h, lookup: lookup, fisher: fisher, scratch: scratch)
+                    }
+                }
+            }
+        }
         let params = 12 * h * h + 2 * h * f
         add("optimizer", "adamw", "\(params) params", bytes: by(7 * params), flops: fl(12 * params)) { b in
             let p = try random(b, params), g = try random(b, params), m = try b.allocate(params), v = try b.allocate(params)

@@ -1,0 +1,64 @@
+/// Embedding lookups that add into per-sample outer-product gradients before they are squared:
+/// the word-embedding table tied to an LM head gets, per sample, the head's dense gradient plus
+/// the rows its tokens looked up (../shared/DESIGN.md, "Per-sample gradient squaring").
+public struct OuterSquaresLookup {
+    /// [batch, tokens] table row of each token, −1 where it adds nothing (padding, the pad row).
+    public let rows: [Int32]
+    /// [batch · tokens, columns]: each token's gradient row.
+    public let values: Tensor
+    public let tokens: Int
+
+    public init(rows: [Int32], values: Tensor, tokens: Int) {
+        self.rows = rows
+        self.values = values
+        self.tokens = tokens
+    }
+}
+
+extension Backend {
+    public func accumulateOuterSquares(a: Tensor, b: Tensor, batch: Int, tokens: Int, rows: Int, columns: Int,
+                                       lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws {
+        try composedOuterSquares(a: a, b: b, batch: batch, tokens: tokens, rows: rows, columns: columns,
+                                 lookup: lookup, fisher: fisher, scratch: scratch)
+    }
+
+    /// `accumulateOuterSquares` from the protocol's primitives: as many samples' [rows, columns]
+    /// gradients as `scratch` holds by one strided-batched GEMM, the lookup rows scattered in,
+    /// then squared and added, samples in order.
+    public func composedOuterSquares(a: Tensor, b: Tensor, batch: Int, tokens: Int, rows: Int, columns: Int,
+                                     lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws {
+        let perSample = rows * columns
+        precondition(scratch.count >= perSample, "outer squares: scratch holds \(scratch.count) < one gradient \(perSample)")
+        precondition(a.count >= batch * tokens * rows && b.count >= batch * tokens * columns && fisher.count == perSample,
+                     "outer squares: shape mismatch")
+        let chunk = max(1, min(batch, scratch.count / perSample))
+        var start = 0
+        while start < batch {
+            let n = min(chunk, batch - start)
+            if tokens > 0 {
+                try gemmStridedBatched(transposeA: true, transposeB: false, m: rows, n: columns, k: tokens, alpha: 1,
+                                       a: a.slice(start * tokens * rows, n * tokens * rows), lda: rows, strideA: tokens * rows,
+                                       b: b.slice(start * tokens * columns, n * tokens * columns), ldb: columns,
+                                       strideB: tokens * columns, beta: 0, c: scratch, ldc: columns, strideC: perSample, batch: n)
+            } else {
+                try fill(scratch.slice(0, n * perSample), with: 0)
+            }
+            if let lookup {
+                // Each looked-up row into its own sample's block of the scratch.
+                let t = lookup.tokens
+                var index = [Int32](repeating: -1, count: n * t)
+                for s in 0..<n {
+                    for j in 0..<t where lookup.rows[(start + s) * t + j] >= 0 {
+                        index[s * t + j] = Int32(s * rows) + lookup.rows[(start + s) * t + j]
+                    }
+                }
+                let indexTensor = try allocate(max(1, index.count))
+                try upload(index, to: indexTensor.slice(0, index.count))
+                try scatterAddRows(lookup.values.slice(start * t * columns, n * t * columns), index: indexTensor,
+                                   into: scratch.slice(0, n * perSample), rows: n * t, width: columns, skip: -1)
+            }
+            try accumulateSquaredSum(scratch, into: fisher, batch: n, width: perSample)
+            start += n
+        }
+    }
+}
