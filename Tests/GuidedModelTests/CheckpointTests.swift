@@ -229,7 +229,7 @@ struct CheckpointFolderTests {
         try SafeTensorsWriter.write(Self.prefixed, metadata: ["format": "pt"], to: weights)
 
         let checkpoint = try CheckpointFolder(url: folder)
-        #expect(checkpoint.bertConfig().hiddenSize == 32)
+        #expect(try checkpoint.bertConfig().hiddenSize == 32)
         #expect(checkpoint.tensorNames == Self.prefixed.map(\.name))
         #expect(checkpoint.files.count == 1)
         let (entry, file) = try #require(checkpoint.entry("bert.encoder.layer.0.output.dense.bias"))
