@@ -18,18 +18,20 @@ struct ModelOps {
 
     // MARK: Linear (`nn.Linear`, weight [out, in])
 
-    /// `out = x Wᵀ + b` for `rows` rows.
-    func linear(_ x: Tensor, _ name: String, into out: Tensor, rows: Int, inFeatures: Int, outFeatures: Int) throws {
+    /// `out = x Wᵀ + b` for `rows` rows (no `b` when `bias` is false: GPT-2's `score`).
+    func linear(_ x: Tensor, _ name: String, into out: Tensor, rows: Int, inFeatures: Int, outFeatures: Int,
+                bias: Bool = true) throws {
         try backend.gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                          alpha: 1, a: x, lda: inFeatures, b: weight(name + ".weight"), ldb: inFeatures,
                          beta: 0, c: out, ldc: outFeatures)
-        try backend.addBias(out, weight(name + ".bias"), rows: rows, columns: outFeatures)
+        if bias { try backend.addBias(out, weight(name + ".bias"), rows: rows, columns: outFeatures) }
     }
 
     /// Backward of `linear`: the sink gets the parameter part; `dx` gets `dY W` (added when `accumulate`).
     func linearBackward(_ name: String, x: Tensor, dY: Tensor, dx: Tensor?, batch: Int, tokens: Int,
-                        inFeatures: Int, outFeatures: Int, sink: GradientSink, accumulate: Bool = false) throws {
-        try sink.linear(weight: layout.slot(name + ".weight"), bias: layout.slot(name + ".bias"), x: x, dY: dY,
+                        inFeatures: Int, outFeatures: Int, sink: GradientSink, accumulate: Bool = false,
+                        bias: Bool = true) throws {
+        try sink.linear(weight: layout.slot(name + ".weight"), bias: bias ? layout.slot(name + ".bias") : nil, x: x, dY: dY,
                         batch: batch, tokens: tokens, inFeatures: inFeatures, outFeatures: outFeatures)
         if let dx {
             try backend.gemm(transposeA: false, transposeB: false, m: batch * tokens, n: inFeatures, k: outFeatures,
