@@ -30,8 +30,12 @@ Tests/GuidedModelTests/Fixtures/:
 
 With `--check-guided DIR` it instead loads a checkpoint written by `guided` and checks that
 `transformers` loads it with no missing or unexpected keys and gives the logits stored in
-DIR/guided-logits.safetensors (if present: input_ids, attention_mask, logits; for a language model
-also labels, and logits at the predicted positions).
+DIR/guided-logits.safetensors (if present: input_ids, attention_mask, logits, ids stored as F32; for a
+language model also labels, and logits at the predicted positions). GPT2CheckpointTests writes such
+a folder where GUIDED_GPT2_EXPORT names one:
+
+    GUIDED_GPT2_EXPORT=/tmp/gpt2-export swift test --skip-build --filter GPT2CheckpointTests
+    ~/tools-venv/bin/python tools/make_gpt2_fixture.py --check-guided /tmp/gpt2-export/tiny-gpt2-cls
 """
 import argparse
 import json
@@ -202,10 +206,11 @@ def check_guided(folder):
         expected = load_file(expected_path)
         model.eval()
         with torch.no_grad():
-            o = model(input_ids=expected["input_ids"], attention_mask=expected["attention_mask"])
+            # guided writes F32 only: ids, mask and labels come as floats holding integers.
+            o = model(input_ids=expected["input_ids"].long(), attention_mask=expected["attention_mask"].long())
         logits = o.logits
         if arch == "GPT2LMHeadModel":
-            logits = logits[:, :-1][expected["labels"][:, 1:] != -100]
+            logits = logits[:, :-1][expected["labels"][:, 1:].long() != -100]
         diff = (logits - expected["logits"].reshape(logits.shape)).abs().max().item()
         print(f"max |logits(transformers) - logits(guided)| = {diff:.3g}")
         if diff > 1e-4:
