@@ -34,6 +34,36 @@ extension Backend {
         }
     }
 
+    /// GPT-2's `Conv1D` `Y = X W + b`, W stored [in, out], with X: [batch, tokens, inFeatures],
+    /// dY: [batch, tokens, outFeatures]: `fisherWeight += Σₙ (Xₙᵀ dYₙ)∘²` (each per-sample gradient
+    /// laid out [in, out] like the weight) and `fisherBias += Σₙ (Σₜ dYₙₜ)²`. Chunked by `scratch`
+    /// as `accumulateLinearFisher`.
+    public func accumulateConv1DFisher(dY: Tensor, x: Tensor, batch: Int, tokens: Int,
+                                       inFeatures: Int, outFeatures: Int,
+                                       fisherWeight: Tensor, fisherBias: Tensor?, scratch: Tensor) throws {
+        let perSample = outFeatures * inFeatures
+        precondition(scratch.count >= perSample, "Fisher scratch holds \(scratch.count) < one gradient \(perSample)")
+        precondition(scratch.count >= batch * outFeatures || fisherBias == nil, "Fisher scratch too small for bias")
+        let chunk = max(1, min(batch, scratch.count / perSample))
+        var start = 0
+        while start < batch {
+            let n = min(chunk, batch - start)
+            try gemmStridedBatched(transposeA: true, transposeB: false, m: inFeatures, n: outFeatures, k: tokens,
+                                   alpha: 1, a: x.slice(start * tokens * inFeatures, n * tokens * inFeatures),
+                                   lda: inFeatures, strideA: tokens * inFeatures,
+                                   b: dY.slice(start * tokens * outFeatures, n * tokens * outFeatures),
+                                   ldb: outFeatures, strideB: tokens * outFeatures,
+                                   beta: 0, c: scratch, ldc: outFeatures, strideC: perSample, batch: n)
+            try accumulateSquaredSum(scratch, into: fisherWeight, batch: n, width: perSample)
+            start += n
+        }
+        if let fisherBias {
+            let sums = scratch.slice(0, batch * outFeatures)
+            try sumOverTokens(dY, into: sums, batch: batch, tokens: tokens, width: outFeatures)
+            try accumulateSquaredSum(sums, into: fisherBias, batch: batch, width: outFeatures)
+        }
+    }
+
     /// LayerNorm over [batch, tokens, width] with its saved `mean`/`rstd`:
     /// `fisherGamma += Σₙ (Σₜ dYₙₜ ∘ x̂ₙₜ)²`, `fisherBeta += Σₙ (Σₜ dYₙₜ)²`. `scratch`: batch × width.
     public func accumulateLayerNormFisher(dY: Tensor, x: Tensor, mean: Tensor, rstd: Tensor,

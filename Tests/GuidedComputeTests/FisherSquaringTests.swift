@@ -81,6 +81,54 @@ import Testing
         #expect(relativeError(try cpu.download(batched), try cpu.download(batchGradient).map { $0 * $0 }) > 0.1)
     }
 
+    // MARK: Conv1D (GPT-2, weight stored [in, out])
+
+    /// The backends the Conv1D composite runs on; OpenCL runs on PoCL where there is no GPU.
+    enum Kind: String, CaseIterable { case cpu, opencl }
+    func backend(_ kind: Kind) throws -> Backend { kind == .cpu ? cpu : try OpenCLBackend() }
+
+    /// `accumulateConv1DFisher` against the definition computed naively on the host in Double: per
+    /// sample `Gₙ[i, o] = Σₜ Xₙₜᵢ dYₙₜₒ` (laid out [in, out] like the weight), bias `Σₜ dYₙₜ`, each
+    /// squared and summed over samples. Scratch for one sample (chunks of one), for two (a partial last
+    /// chunk), and for the whole batch; without a bias only the weight moves.
+    @Test(arguments: Kind.allCases, [1, 2, 3])
+    func conv1DFisherEqualsNaivePerSampleSquares(_ kind: Kind, samplesInScratch: Int) throws {
+        let backend = try backend(kind)
+        let batch = 3, tokens = 5, inF = 6, outF = 4 // inF·outF ≥ batch·outF: the bias sums fit a 1-sample scratch
+        var rng = SplitMix64(seed: 45)
+        let dY = rng.uniform(batch * tokens * outF), x = rng.uniform(batch * tokens * inF)
+        var weight = [Double](repeating: 0, count: inF * outF), bias = [Double](repeating: 0, count: outF)
+        for n in 0..<batch {
+            var g = [Double](repeating: 0, count: inF * outF), gb = [Double](repeating: 0, count: outF)
+            for t in 0..<tokens {
+                let row = n * tokens + t
+                for o in 0..<outF {
+                    let d = Double(dY[row * outF + o])
+                    gb[o] += d
+                    for i in 0..<inF { g[i * outF + o] += Double(x[row * inF + i]) * d }
+                }
+            }
+            for j in g.indices { weight[j] += g[j] * g[j] }
+            for j in gb.indices { bias[j] += gb[j] * gb[j] }
+        }
+        let fisherW = try backend.allocate(inF * outF), fisherB = try backend.allocate(outF)
+        let scratch = try backend.allocate(samplesInScratch * inF * outF)
+        try backend.accumulateConv1DFisher(dY: backend.tensor(dY), x: backend.tensor(x), batch: batch, tokens: tokens,
+                                           inFeatures: inF, outFeatures: outF, fisherWeight: fisherW,
+                                           fisherBias: fisherB, scratch: scratch)
+        #expect(relativeError(try backend.download(fisherW), weight.map(Float.init)) <= Self.tolerance)
+        #expect(relativeError(try backend.download(fisherB), bias.map(Float.init)) <= Self.tolerance)
+
+        let weightOnly = try backend.allocate(inF * outF)
+        try backend.accumulateConv1DFisher(dY: backend.tensor(dY), x: backend.tensor(x), batch: batch, tokens: tokens,
+                                           inFeatures: inF, outFeatures: outF, fisherWeight: weightOnly,
+                                           fisherBias: nil, scratch: scratch)
+        #expect(try backend.download(weightOnly) == backend.download(fisherW))
+        // The [out, in] layout of a Linear would put these values elsewhere: the layout is checked.
+        let transposed = (0..<(inF * outF)).map { weight[($0 % inF) * outF + $0 / inF] }
+        #expect(relativeError(try backend.download(fisherW), transposed.map(Float.init)) > 0.1)
+    }
+
     // MARK: LayerNorm
 
     @Test func layerNormFisherEqualsPerSampleSquares() throws {

@@ -56,23 +56,23 @@ extension BertModel {
         let shape = AttentionShape(batch: batch.batch, heads: a.heads, tokens: batch.tokens, headDim: a.headDim)
 
         // transformers' extended attention mask: 0 where attended, the most negative float elsewhere.
-        let mask = try allocate(rows)
+        let mask = try ops.allocate(rows)
         try backend.upload(batch.attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 }, to: mask)
 
-        let sum = try uninitialized(rows * h), scratch = try uninitialized(rows * h)
-        try backend.embeddingGather(weight("embeddings.word_embeddings.weight"), ids: upload(batch.inputIds),
+        let sum = try ops.uninitialized(rows * h), scratch = try ops.uninitialized(rows * h)
+        try backend.embeddingGather(ops.weight("embeddings.word_embeddings.weight"), ids: ops.upload(batch.inputIds),
                                     into: sum, tokens: rows, width: h)
         let positions = (0..<rows).map { Int32($0 % batch.tokens) }
-        try backend.embeddingGather(weight("embeddings.position_embeddings.weight"), ids: upload(positions),
+        try backend.embeddingGather(ops.weight("embeddings.position_embeddings.weight"), ids: ops.upload(positions),
                                     into: scratch, tokens: rows, width: h)
         try backend.add(sum, scratch, into: sum)
-        try backend.embeddingGather(weight("embeddings.token_type_embeddings.weight"), ids: upload(batch.tokenTypeIds),
+        try backend.embeddingGather(ops.weight("embeddings.token_type_embeddings.weight"), ids: ops.upload(batch.tokenTypeIds),
                                     into: scratch, tokens: rows, width: h)
         try backend.add(sum, scratch, into: sum)
-        let norm = try LayerNormSaved(self, rows: rows)
-        let normalized = try uninitialized(rows * h)
-        try layerNorm(sum, "embeddings.LayerNorm", into: normalized, saved: norm, rows: rows, width: h)
-        var x = try regularize(normalized, into: scratch, site: a.site(.embeddings), regularization)
+        let norm = try LayerNormSaved(ops, rows: rows)
+        let normalized = try ops.uninitialized(rows * h)
+        try ops.layerNorm(sum, "embeddings.LayerNorm", into: normalized, saved: norm, rows: rows, width: h)
+        var x = try ops.regularize(normalized, into: scratch, site: a.site(.embeddings), regularization)
 
         let pass = EncoderPass(batch: batch, regularization: regularization, attention: shape, mask: mask,
                                embeddingSum: sum, embeddingNorm: norm, output: x)
@@ -89,40 +89,40 @@ extension BertModel {
         let a = architecture, s = pass.attention, rows = pass.batch.rows, h = a.hidden, i = a.intermediate
         let p = "encoder.layer.\(layer)."
         let reg = pass.regularization
-        let flat = try uninitialized(rows * h)
+        let flat = try ops.uninitialized(rows * h)
         func projectHeads(_ name: String) throws -> Tensor {
-            try linear(x, p + "attention.self." + name, into: flat, rows: rows, inFeatures: h, outFeatures: h)
-            let heads = try uninitialized(rows * h)
+            try ops.linear(x, p + "attention.self." + name, into: flat, rows: rows, inFeatures: h, outFeatures: h)
+            let heads = try ops.uninitialized(rows * h)
             try backend.permute0213(flat, into: heads, s.batch, s.tokens, s.heads, s.headDim)
             return heads
         }
         let qh = try projectHeads("query"), kh = try projectHeads("key"), vh = try projectHeads("value")
-        let scores = try uninitialized(s.scoresCount), probs = try uninitialized(s.scoresCount)
+        let scores = try ops.uninitialized(s.scoresCount), probs = try ops.uninitialized(s.scoresCount)
         let noise = reg.flatMap { r in r.active(a.site(.attentionProbabilities(layer: layer))).map { ($0, r) } }
-        let dropped = noise == nil ? probs : try uninitialized(s.scoresCount)
+        let dropped = noise == nil ? probs : try ops.uninitialized(s.scoresCount)
         let site = a.site(.attentionProbabilities(layer: layer))
         try backend.attentionForward(q: qh, k: kh, v: vh, mask: pass.mask, shape: s, causal: false,
                                      dropout: noise.map { AttentionDropout(noise: $0.0, key: $0.1.key(site)) },
                                      scores: scores, probs: probs, dropped: dropped, out: flat)
-        let context = try uninitialized(rows * h)
+        let context = try ops.uninitialized(rows * h)
         try backend.permute0213(flat, into: context, s.batch, s.heads, s.tokens, s.headDim)
 
-        let dense = try uninitialized(rows * h), residual1 = try uninitialized(rows * h)
-        try linear(context, p + "attention.output.dense", into: dense, rows: rows, inFeatures: h, outFeatures: h)
-        let attended = try regularize(dense, into: dense, site: a.site(.attentionOutput(layer: layer)), reg)
+        let dense = try ops.uninitialized(rows * h), residual1 = try ops.uninitialized(rows * h)
+        try ops.linear(context, p + "attention.output.dense", into: dense, rows: rows, inFeatures: h, outFeatures: h)
+        let attended = try ops.regularize(dense, into: dense, site: a.site(.attentionOutput(layer: layer)), reg)
         try backend.add(attended, x, into: residual1)
-        let norm1 = try LayerNormSaved(self, rows: rows), hidden1 = try uninitialized(rows * h)
-        try layerNorm(residual1, p + "attention.output.LayerNorm", into: hidden1, saved: norm1, rows: rows, width: h)
+        let norm1 = try LayerNormSaved(ops, rows: rows), hidden1 = try ops.uninitialized(rows * h)
+        try ops.layerNorm(residual1, p + "attention.output.LayerNorm", into: hidden1, saved: norm1, rows: rows, width: h)
 
-        let intermediate = try uninitialized(rows * i), activated = try uninitialized(rows * i)
-        try linear(hidden1, p + "intermediate.dense", into: intermediate, rows: rows, inFeatures: h, outFeatures: i)
+        let intermediate = try ops.uninitialized(rows * i), activated = try ops.uninitialized(rows * i)
+        try ops.linear(hidden1, p + "intermediate.dense", into: intermediate, rows: rows, inFeatures: h, outFeatures: i)
         try backend.geluForward(intermediate, into: activated, form: a.geluForm)
-        let out = try uninitialized(rows * h), residual2 = try uninitialized(rows * h)
-        try linear(activated, p + "output.dense", into: out, rows: rows, inFeatures: i, outFeatures: h)
-        let regularized = try regularize(out, into: out, site: a.site(.output(layer: layer)), reg)
+        let out = try ops.uninitialized(rows * h), residual2 = try ops.uninitialized(rows * h)
+        try ops.linear(activated, p + "output.dense", into: out, rows: rows, inFeatures: i, outFeatures: h)
+        let regularized = try ops.regularize(out, into: out, site: a.site(.output(layer: layer)), reg)
         try backend.add(regularized, hidden1, into: residual2)
-        let norm2 = try LayerNormSaved(self, rows: rows)
-        try layerNorm(residual2, p + "output.LayerNorm", into: out, saved: norm2, rows: rows, width: h)
+        let norm2 = try LayerNormSaved(ops, rows: rows)
+        try ops.layerNorm(residual2, p + "output.LayerNorm", into: out, saved: norm2, rows: rows, width: h)
         return LayerActivations(input: x, qh: qh, kh: kh, vh: vh, probs: probs, dropped: dropped, context: context,
                                 residual1: residual1, norm1: norm1, hidden1: hidden1, intermediate: intermediate,
                                 activated: activated, residual2: residual2, norm2: norm2, output: out)
@@ -133,15 +133,15 @@ extension BertModel {
     public func encoderBackward(_ pass: EncoderPass, dOutput: Tensor, sink: GradientSink) throws {
         let a = architecture, rows = pass.batch.rows, h = a.hidden
         var dy = dOutput
-        var spare = try uninitialized(rows * h)
+        var spare = try ops.uninitialized(rows * h)
         for layer in (0..<a.layers).reversed() {
             try layerBackward(layer, pass.layers[layer], dOutput: dy, dInput: spare, pass: pass, sink: sink)
             swap(&dy, &spare)
         }
         // Embeddings: dropout, LayerNorm, then the three lookups.
-        try regularizeBackward(dy, site: a.site(.embeddings), pass.regularization)
+        try ops.regularizeBackward(dy, site: a.site(.embeddings), pass.regularization)
         let dSum = spare
-        try layerNormBackward("embeddings.LayerNorm", dY: dy, x: pass.embeddingSum, saved: pass.embeddingNorm, dx: dSum,
+        try ops.layerNormBackward("embeddings.LayerNorm", dY: dy, x: pass.embeddingSum, saved: pass.embeddingNorm, dx: dSum,
                               batch: pass.batch.batch, tokens: pass.batch.tokens, width: h, sink: sink)
         let b = pass.batch
         try sink.embedding(table: layout.slot("embeddings.word_embeddings.weight"), ids: b.inputIds, dOut: dSum,
@@ -162,33 +162,33 @@ extension BertModel {
         let reg = pass.regularization
 
         // Output LayerNorm; its input was dropout(output dense) + hidden1.
-        let dHidden1 = try uninitialized(rows * h)
-        try layerNormBackward(p + "output.LayerNorm", dY: dOutput, x: act.residual2, saved: act.norm2, dx: dHidden1,
+        let dHidden1 = try ops.uninitialized(rows * h)
+        try ops.layerNormBackward(p + "output.LayerNorm", dY: dOutput, x: act.residual2, saved: act.norm2, dx: dHidden1,
                               batch: b, tokens: t, width: h, sink: sink)
         let dDense = dOutput
         try backend.copy(dHidden1, to: dDense)
-        try regularizeBackward(dDense, site: a.site(.output(layer: layer)), reg)
-        let dActivated = try uninitialized(rows * i)
-        try linearBackward(p + "output.dense", x: act.activated, dY: dDense, dx: dActivated, batch: b, tokens: t,
+        try ops.regularizeBackward(dDense, site: a.site(.output(layer: layer)), reg)
+        let dActivated = try ops.uninitialized(rows * i)
+        try ops.linearBackward(p + "output.dense", x: act.activated, dY: dDense, dx: dActivated, batch: b, tokens: t,
                            inFeatures: i, outFeatures: h, sink: sink)
         try backend.geluBackward(act.intermediate, dActivated, into: dActivated, form: a.geluForm)
-        try linearBackward(p + "intermediate.dense", x: act.hidden1, dY: dActivated, dx: dHidden1, batch: b, tokens: t,
+        try ops.linearBackward(p + "intermediate.dense", x: act.hidden1, dY: dActivated, dx: dHidden1, batch: b, tokens: t,
                            inFeatures: h, outFeatures: i, sink: sink, accumulate: true)
 
         // Attention LayerNorm; its input was dropout(attention dense) + the layer input.
-        try layerNormBackward(p + "attention.output.LayerNorm", dY: dHidden1, x: act.residual1, saved: act.norm1,
+        try ops.layerNormBackward(p + "attention.output.LayerNorm", dY: dHidden1, x: act.residual1, saved: act.norm1,
                               dx: dInput, batch: b, tokens: t, width: h, sink: sink)
         let dAttended = dHidden1
         try backend.copy(dInput, to: dAttended)
-        try regularizeBackward(dAttended, site: a.site(.attentionOutput(layer: layer)), reg)
+        try ops.regularizeBackward(dAttended, site: a.site(.attentionOutput(layer: layer)), reg)
         let dContext = dOutput
-        try linearBackward(p + "attention.output.dense", x: act.context, dY: dAttended, dx: dContext, batch: b,
+        try ops.linearBackward(p + "attention.output.dense", x: act.context, dY: dAttended, dx: dContext, batch: b,
                            tokens: t, inFeatures: h, outFeatures: h, sink: sink)
 
-        let dHeads = try uninitialized(rows * h)
+        let dHeads = try ops.uninitialized(rows * h)
         try backend.permute0213(dContext, into: dHeads, s.batch, s.tokens, s.heads, s.headDim)
-        let dq = try uninitialized(rows * h), dk = try uninitialized(rows * h), dv = try uninitialized(rows * h)
-        let dScores = try uninitialized(s.scoresCount)
+        let dq = try ops.uninitialized(rows * h), dk = try ops.uninitialized(rows * h), dv = try ops.uninitialized(rows * h)
+        let dScores = try ops.uninitialized(s.scoresCount)
         let site = a.site(.attentionProbabilities(layer: layer))
         let noise = reg.flatMap { r in r.active(site).map { AttentionDropout(noise: $0, key: r.key(site)) } }
         try backend.attentionBackward(dOut: dHeads, q: act.qh, k: act.kh, v: act.vh, shape: s, dropout: noise,
@@ -196,7 +196,7 @@ extension BertModel {
         // Back to [rows, H] and through the three projections, each adding into dInput.
         for (name, dHead) in [("query", dq), ("key", dk), ("value", dv)] {
             try backend.permute0213(dHead, into: dHeads, s.batch, s.heads, s.tokens, s.headDim)
-            try linearBackward(p + "attention.self." + name, x: act.input, dY: dHeads, dx: dInput, batch: b, tokens: t,
+            try ops.linearBackward(p + "attention.self." + name, x: act.input, dY: dHeads, dx: dInput, batch: b, tokens: t,
                                inFeatures: h, outFeatures: h, sink: sink, accumulate: true)
         }
     }

@@ -88,26 +88,26 @@ extension BertModel {
             }
         }
         let m = rows.count
-        let rowsIndex = try upload(rows), labelsTensor = try upload(targets)
-        let gathered = try allocate(m * h), transformed = try allocate(m * h)
-        let activated = try allocate(m * h), normalized = try allocate(m * h)
+        let rowsIndex = try ops.upload(rows), labelsTensor = try ops.upload(targets)
+        let gathered = try ops.allocate(m * h), transformed = try ops.allocate(m * h)
+        let activated = try ops.allocate(m * h), normalized = try ops.allocate(m * h)
         try backend.embeddingGather(encoder.output, ids: rowsIndex, into: gathered, tokens: m, width: h)
-        try linear(gathered, "cls.predictions.transform.dense", into: transformed, rows: m, inFeatures: h, outFeatures: h)
+        try ops.linear(gathered, "cls.predictions.transform.dense", into: transformed, rows: m, inFeatures: h, outFeatures: h)
         try backend.geluForward(transformed, into: activated, form: architecture.geluForm)
-        let norm = try LayerNormSaved(self, rows: m)
-        try layerNorm(activated, "cls.predictions.transform.LayerNorm", into: normalized, saved: norm, rows: m, width: h)
+        let norm = try LayerNormSaved(ops, rows: m)
+        try ops.layerNorm(activated, "cls.predictions.transform.LayerNorm", into: normalized, saved: norm, rows: m, width: h)
         // The decoder is tied to the word embeddings; its bias is `cls.predictions.bias`.
-        let logits = try allocate(m * v)
+        let logits = try ops.allocate(m * v)
         try backend.gemm(transposeA: false, transposeB: true, m: m, n: v, k: h, alpha: 1, a: normalized, lda: h,
-                         b: weight("embeddings.word_embeddings.weight"), ldb: h, beta: 0, c: logits, ldc: v)
-        try backend.addBias(logits, weight("cls.predictions.bias"), rows: m, columns: v)
+                         b: ops.weight("embeddings.word_embeddings.weight"), ldb: h, beta: 0, c: logits, ldc: v)
+        try backend.addBias(logits, ops.weight("cls.predictions.bias"), rows: m, columns: v)
 
-        let weightsTensor = try allocate(m), losses = try allocate(m), dLogits = try allocate(m * v)
+        let weightsTensor = try ops.allocate(m), losses = try ops.allocate(m), dLogits = try ops.allocate(m * v)
         try backend.upload(weights, to: weightsTensor)
         try backend.softmaxCrossEntropy(logits, labels: labelsTensor, weights: weightsTensor, losses: losses,
                                         dLogits: dLogits, rows: m, classes: v)
         let rowLosses = try backend.download(losses)
-        try checkFinite(rowLosses, what: "masked-LM loss")
+        try ops.checkFinite(rowLosses, what: "masked-LM loss")
         var sampleLosses: [Float?] = []
         var sum = 0.0
         for (n, list) in positions.enumerated() {
@@ -129,17 +129,17 @@ extension BertModel {
         // Tied decoder: the word embeddings receive dLogitsᵀ · normalized; its bias the row sums.
         try sink.linear(weight: layout.slot("embeddings.word_embeddings.weight"), bias: layout.slot("cls.predictions.bias"),
                         x: pass.normalized, dY: pass.dLogits, batch: b, tokens: pass.perSample, inFeatures: h, outFeatures: v)
-        let dNormalized = try allocate(m * h)
+        let dNormalized = try ops.allocate(m * h)
         try backend.gemm(transposeA: false, transposeB: false, m: m, n: h, k: v, alpha: 1, a: pass.dLogits, lda: v,
-                         b: weight("embeddings.word_embeddings.weight"), ldb: h, beta: 0, c: dNormalized, ldc: h)
-        let dActivated = try allocate(m * h)
-        try layerNormBackward("cls.predictions.transform.LayerNorm", dY: dNormalized, x: pass.activated, saved: pass.norm,
+                         b: ops.weight("embeddings.word_embeddings.weight"), ldb: h, beta: 0, c: dNormalized, ldc: h)
+        let dActivated = try ops.allocate(m * h)
+        try ops.layerNormBackward("cls.predictions.transform.LayerNorm", dY: dNormalized, x: pass.activated, saved: pass.norm,
                               dx: dActivated, batch: b, tokens: pass.perSample, width: h, sink: sink)
         try backend.geluBackward(pass.transformed, dActivated, into: dActivated, form: architecture.geluForm)
         let dGathered = dNormalized
-        try linearBackward("cls.predictions.transform.dense", x: pass.gathered, dY: dActivated, dx: dGathered,
+        try ops.linearBackward("cls.predictions.transform.dense", x: pass.gathered, dY: dActivated, dx: dGathered,
                            batch: b, tokens: pass.perSample, inFeatures: h, outFeatures: h, sink: sink)
-        let dOutput = try allocate(pass.encoder.batch.rows * h)
+        let dOutput = try ops.allocate(pass.encoder.batch.rows * h)
         // Padding rows carry zero gradient (their weight is 0), so scattering them is harmless.
         try backend.scatterAddRows(dGathered, index: pass.rowsIndex, into: dOutput, rows: m, width: h, skip: -1)
         try encoderBackward(pass.encoder, dOutput: dOutput, sink: sink)
@@ -151,12 +151,6 @@ extension BertModel {
         let v = architecture.vocabulary
         let all = try backend.download(pass.logits), targets = try backend.downloadInt32(pass.labels)
         return targets.indices.filter { targets[$0] >= 0 }.flatMap { all[($0 * v)..<(($0 + 1) * v)] }
-    }
-
-    func checkFinite(_ values: [Float], what: String) throws {
-        if let i = values.firstIndex(where: { !$0.isFinite }) {
-            throw ModelError("\(what) is \(values[i]) (row \(i)): stopping before a NaN or Inf spreads")
-        }
     }
 }
 
@@ -201,19 +195,19 @@ extension BertModel {
         }
         let encoder = try encode(batch, regularization: regularization)
         let h = architecture.hidden, b = batch.batch
-        let clsRows = try upload((0..<b).map { Int32($0 * batch.tokens) })
-        let clsHidden = try allocate(b * h), pooled = try allocate(b * h), dropped = try allocate(b * h)
+        let clsRows = try ops.upload((0..<b).map { Int32($0 * batch.tokens) })
+        let clsHidden = try ops.allocate(b * h), pooled = try ops.allocate(b * h), dropped = try ops.allocate(b * h)
         try backend.embeddingGather(encoder.output, ids: clsRows, into: clsHidden, tokens: b, width: h)
-        try linear(clsHidden, "pooler.dense", into: pooled, rows: b, inFeatures: h, outFeatures: h)
+        try ops.linear(clsHidden, "pooler.dense", into: pooled, rows: b, inFeatures: h, outFeatures: h)
         try backend.tanhForward(pooled, into: pooled)
-        let input = try regularize(pooled, into: dropped, site: architecture.site(.classifier), regularization)
-        let logitsTensor = try allocate(b * classes)
-        try linear(input, "classifier", into: logitsTensor, rows: b, inFeatures: h, outFeatures: classes)
+        let input = try ops.regularize(pooled, into: dropped, site: architecture.site(.classifier), regularization)
+        let logitsTensor = try ops.allocate(b * classes)
+        try ops.linear(input, "classifier", into: logitsTensor, rows: b, inFeatures: h, outFeatures: classes)
         let logits = try backend.download(logitsTensor)
-        try checkFinite(logits, what: "classifier logits")
+        try ops.checkFinite(logits, what: "classifier logits")
 
         let scale: Float = reduction == .batchMean ? 1 / Float(b) : 1
-        let dLogits = try allocate(b * classes)
+        let dLogits = try ops.allocate(b * classes)
         var sampleLosses: [Float]
         if regression {
             // MSELoss on logits.squeeze(): mean over the batch of (ŷ − y)².
@@ -222,9 +216,9 @@ extension BertModel {
             for n in 0..<b { grad[n * classes] = 2 * (logits[n * classes] - labels[n]) * scale }
             try backend.upload(grad, to: dLogits)
         } else {
-            let losses = try allocate(b), weights = try allocate(b)
+            let losses = try ops.allocate(b), weights = try ops.allocate(b)
             try backend.fill(weights, with: scale)
-            try backend.softmaxCrossEntropy(logitsTensor, labels: upload(labels.map { Int32($0) }), weights: weights,
+            try backend.softmaxCrossEntropy(logitsTensor, labels: ops.upload(labels.map { Int32($0) }), weights: weights,
                                             losses: losses, dLogits: dLogits, rows: b, classes: classes)
             sampleLosses = try backend.download(losses)
         }
@@ -237,15 +231,15 @@ extension BertModel {
     public func classifyBackward(_ pass: ClassificationPass, sink: GradientSink) throws {
         guard case let .sequenceClassification(classes, _) = architecture.head else { return }
         let h = architecture.hidden, b = pass.encoder.batch.batch
-        let dInput = try allocate(b * h)
-        try linearBackward("classifier", x: pass.classifierInput, dY: pass.dLogits, dx: dInput, batch: b, tokens: 1,
+        let dInput = try ops.allocate(b * h)
+        try ops.linearBackward("classifier", x: pass.classifierInput, dY: pass.dLogits, dx: dInput, batch: b, tokens: 1,
                            inFeatures: h, outFeatures: classes, sink: sink)
-        try regularizeBackward(dInput, site: architecture.site(.classifier), pass.encoder.regularization)
+        try ops.regularizeBackward(dInput, site: architecture.site(.classifier), pass.encoder.regularization)
         try backend.tanhBackward(pass.pooled, dInput, into: dInput)
-        let dCLS = try allocate(b * h)
-        try linearBackward("pooler.dense", x: pass.clsHidden, dY: dInput, dx: dCLS, batch: b, tokens: 1,
+        let dCLS = try ops.allocate(b * h)
+        try ops.linearBackward("pooler.dense", x: pass.clsHidden, dY: dInput, dx: dCLS, batch: b, tokens: 1,
                            inFeatures: h, outFeatures: h, sink: sink)
-        let dOutput = try allocate(pass.encoder.batch.rows * h)
+        let dOutput = try ops.allocate(pass.encoder.batch.rows * h)
         try backend.scatterAddRows(dCLS, index: pass.clsRows, into: dOutput, rows: b, width: h, skip: -1)
         try encoderBackward(pass.encoder, dOutput: dOutput, sink: sink)
     }

@@ -8,7 +8,8 @@ import GuidedCompute
 /// The tied MLM decoder is the one subtle case: a sample's word-embedding gradient is the decoder's
 /// dense part `dLogitsₙᵀ hₙ` *plus* the rows its tokens looked up, and the square must be of the
 /// sum. The decoder call is held until the word-embedding lookup's, and both are added per sample
-/// in scratch before squaring.
+/// in scratch before squaring. `tiedTable` names that table (`wte.weight` for GPT-2, whose tied LM
+/// head has no bias); a model calls the sink for the decoder before the lookup.
 public final class FisherAccumulator: GradientSink {
     public let backend: Backend
     public let layout: ParameterLayout
@@ -18,7 +19,7 @@ public final class FisherAccumulator: GradientSink {
     public let scratchLimit: Int
     private var scratch: Tensor?
     private var layerNormScratch: [Int: (Tensor, Tensor)] = [:]
-    private var heldDecoder: (bias: ParameterSlot, x: Tensor, dY: Tensor, tokens: Int)?
+    private var heldDecoder: (bias: ParameterSlot?, x: Tensor, dY: Tensor, tokens: Int)?
     private let tiedTable: String
 
     public init(backend: Backend, layout: ParameterLayout, scratchLimit: Int = 1 << 24,
@@ -43,7 +44,7 @@ public final class FisherAccumulator: GradientSink {
         return try scratch(atLeast: max(fit * perSample, extra))
     }
 
-    public func linear(weight: ParameterSlot, bias: ParameterSlot, x: Tensor, dY: Tensor,
+    public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                        batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
         if weight.name == tiedTable {
             heldDecoder = (bias, x, dY, tokens)
@@ -52,7 +53,15 @@ public final class FisherAccumulator: GradientSink {
         let buffer = try chunkScratch(samples: batch, perSample: outFeatures * inFeatures, extra: batch * outFeatures)
         try backend.accumulateLinearFisher(dY: dY, x: x, batch: batch, tokens: tokens, inFeatures: inFeatures,
                                            outFeatures: outFeatures, fisherWeight: fisher.slice(weight),
-                                           fisherBias: fisher.slice(bias), scratch: buffer)
+                                           fisherBias: bias.map { fisher.slice($0) }, scratch: buffer)
+    }
+
+    public func conv1D(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
+                       batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
+        let buffer = try chunkScratch(samples: batch, perSample: outFeatures * inFeatures, extra: batch * outFeatures)
+        try backend.accumulateConv1DFisher(dY: dY, x: x, batch: batch, tokens: tokens, inFeatures: inFeatures,
+                                           outFeatures: outFeatures, fisherWeight: fisher.slice(weight),
+                                           fisherBias: bias.map { fisher.slice($0) }, scratch: buffer)
     }
 
     public func layerNormTargets(gamma: ParameterSlot, beta: ParameterSlot) throws -> (dGamma: Tensor, dBeta: Tensor) {
@@ -88,7 +97,7 @@ public final class FisherAccumulator: GradientSink {
 
     /// Per sample: `G = dLogitsₙᵀ hₙ` (the decoder, [V, H]) plus the rows its tokens looked up,
     /// squared and added; the decoder bias as an ordinary per-sample bias.
-    private func tiedEmbedding(table: ParameterSlot, decoder: (bias: ParameterSlot, x: Tensor, dY: Tensor, tokens: Int),
+    private func tiedEmbedding(table: ParameterSlot, decoder: (bias: ParameterSlot?, x: Tensor, dY: Tensor, tokens: Int),
                                ids: [Int32], dOut: Tensor, batch: Int, tokens: Int, excludedRow: Int32?) throws {
         let vocabulary = table.shape[0], width = table.shape[1], perSample = vocabulary * width
         let buffer = try chunkScratch(samples: batch, perSample: perSample, extra: batch * vocabulary)
@@ -117,8 +126,9 @@ public final class FisherAccumulator: GradientSink {
             try backend.accumulateSquaredSum(buffer, into: fisher.slice(table), batch: n, width: perSample)
             start += n
         }
+        guard let bias = decoder.bias else { return }
         let sums = buffer.slice(0, batch * vocabulary)
         try backend.sumOverTokens(decoder.dY, into: sums, batch: batch, tokens: m, width: vocabulary)
-        try backend.accumulateSquaredSum(sums, into: fisher.slice(decoder.bias), batch: batch, width: vocabulary)
+        try backend.accumulateSquaredSum(sums, into: fisher.slice(bias), batch: batch, width: vocabulary)
     }
 }

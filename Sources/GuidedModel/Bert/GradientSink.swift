@@ -6,8 +6,12 @@ import GuidedCompute
 /// output gradient here. `GradientAccumulator` turns them into ordinary batch gradients; a Fisher
 /// accumulator squares them per sample instead (`FisherSquaring.swift`), with the same backward.
 public protocol GradientSink: AnyObject {
-    /// `Y = X Wᵀ + b` over `batch × tokens` rows: X [rows, inFeatures], dY [rows, outFeatures].
-    func linear(weight: ParameterSlot, bias: ParameterSlot, x: Tensor, dY: Tensor,
+    /// `Y = X Wᵀ + b` over `batch × tokens` rows: X [rows, inFeatures], dY [rows, outFeatures];
+    /// W stored [out, in] (`nn.Linear`). No bias: GPT-2's tied LM head and its `score`.
+    func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
+                batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws
+    /// `Y = X W + b` with W stored [in, out] (GPT-2's `Conv1D`), otherwise as `linear`.
+    func conv1D(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                 batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws
     /// Where `layerNormBackward` should accumulate dγ and dβ of this LayerNorm.
     func layerNormTargets(gamma: ParameterSlot, beta: ParameterSlot) throws -> (dGamma: Tensor, dBeta: Tensor)
@@ -33,13 +37,23 @@ public final class GradientAccumulator: GradientSink {
 
     public func zero() throws { try backend.fill(gradients, with: 0) }
 
-    public func linear(weight: ParameterSlot, bias: ParameterSlot, x: Tensor, dY: Tensor,
+    public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                        batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
         let rows = batch * tokens
         try backend.gemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
                          alpha: 1, a: dY, lda: outFeatures, b: x, ldb: inFeatures,
                          beta: 1, c: gradients.slice(weight), ldc: inFeatures)
-        try backend.biasBackward(dY, dBias: gradients.slice(bias), rows: rows, columns: outFeatures)
+        if let bias { try backend.biasBackward(dY, dBias: gradients.slice(bias), rows: rows, columns: outFeatures) }
+    }
+
+    /// dW = Xᵀ dY ([in, out], as the weight is stored): one GEMM over all rows.
+    public func conv1D(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
+                       batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
+        let rows = batch * tokens
+        try backend.gemm(transposeA: true, transposeB: false, m: inFeatures, n: outFeatures, k: rows,
+                         alpha: 1, a: x, lda: inFeatures, b: dY, ldb: outFeatures,
+                         beta: 1, c: gradients.slice(weight), ldc: outFeatures)
+        if let bias { try backend.biasBackward(dY, dBias: gradients.slice(bias), rows: rows, columns: outFeatures) }
     }
 
     public func layerNormTargets(gamma: ParameterSlot, beta: ParameterSlot) throws -> (dGamma: Tensor, dBeta: Tensor) {

@@ -1,0 +1,115 @@
+import Foundation
+import GuidedCompute
+
+/// Reading a GPT-2 from a Hugging Face checkpoint folder, and writing one back.
+public enum GPT2Checkpoint {
+    /// Tokenizer files copied with a saved model, those that exist in the source folder.
+    public static let tokenizerFiles = ["vocab.json", "merges.txt", "tokenizer_config.json",
+                                        "special_tokens_map.json", "tokenizer.json"]
+
+    /// The head a checkpoint's `architectures` names; `GPT2Model` (or none) is the bare decoder.
+    public static func head(of config: GPT2Config) -> GPT2Head {
+        switch config.architectures?.first {
+        case "GPT2LMHeadModel": return .languageModel
+        case "GPT2ForSequenceClassification":
+            return .sequenceClassification(labels: config.numLabels, regression: config.isRegression)
+        default: return .base
+        }
+    }
+
+    /// Loads `folder` with `head` on top (nil: the head the checkpoint was saved with). Names may
+    /// carry `transformer.` or not; a stored `lm_head.weight` is the tied wte (counted as used); the
+    /// old `h.i.attn.bias` / `h.i.attn.masked_bias` mask buffers are reported as unused. Tensors
+    /// missing for that head are initialised as `transformers` does (see `initialValues`) from a
+    /// generator seeded with `seed`, and listed in the report.
+    public static func load(_ folder: URL, head: GPT2Head? = nil, backend: Backend,
+                            seed: UInt64 = 0) throws -> (model: GPT2Model, report: LoadReport) {
+        let checkpoint = try CheckpointFolder(url: folder)
+        let config = try checkpoint.gpt2Config()
+        let head = head ?? Self.head(of: config)
+        let architecture = try GPT2Architecture(config: config, head: head)
+        let model = try GPT2Model(architecture: architecture, backend: backend)
+        var report = LoadReport()
+        var used = Set<String>()
+        var random = InitRandom(seed: seed)
+        for slot in architecture.layout.slots {
+            let candidates = architecture.isHeadParameter(slot.name) ? [slot.name] : ["transformer." + slot.name, slot.name]
+            if let stored = candidates.first(where: { checkpoint.entry($0) != nil }), let (entry, file) = checkpoint.entry(stored) {
+                guard entry.shape == slot.shape else {
+                    throw ModelError("\(file): tensor \(stored) has shape \(entry.shape), expected \(slot.shape) for this config")
+                }
+                try model.setParameter(slot.name, try checkpoint.floats(stored))
+                used.insert(stored)
+                if stored.hasPrefix("transformer.") { report.prefixed = true }
+                report.found.append(slot.name)
+            } else {
+                try model.setParameter(slot.name, initialValues(slot, config: config, random: &random))
+                report.initialized.append(slot.name)
+            }
+        }
+        // A stored LM head is the word embeddings (tied); it is used, not a separate tensor.
+        if let (entry, file) = checkpoint.entry("lm_head.weight") {
+            guard entry.shape == [config.vocabSize, config.hiddenSize] else {
+                throw ModelError("\(file): tensor lm_head.weight has shape \(entry.shape), expected "
+                    + "\([config.vocabSize, config.hiddenSize]) (tied to wte)")
+            }
+            used.insert("lm_head.weight")
+        }
+        report.unused = checkpoint.tensorNames.filter { !used.contains($0) }.sorted()
+        return (model, report)
+    }
+
+    /// `transformers`' `_init_weights` for GPT-2: LayerNorm 1 and 0, biases 0, every weight
+    /// normal(0, initializer_range) except the residual projections (`c_proj.weight`), whose std is
+    /// divided by √(2·n_layer) (GPT-2's scaled initialisation).
+    static func initialValues(_ slot: ParameterSlot, config: GPT2Config, random: inout InitRandom) -> [Float] {
+        let name = slot.name
+        let isLayerNorm = name.hasPrefix("ln_f.") || name.contains(".ln_1.") || name.contains(".ln_2.")
+        if isLayerNorm && name.hasSuffix(".weight") { return Array(repeating: 1, count: slot.count) }
+        if name.hasSuffix(".bias") { return Array(repeating: 0, count: slot.count) }
+        let std = name.hasSuffix("c_proj.weight")
+            ? config.initializerRange / (2 * Double(config.numLayers)).squareRoot()
+            : config.initializerRange
+        return (0..<slot.count).map { _ in Float(random.normal() * std) }
+    }
+
+    /// Writes `model` as a `transformers` checkpoint: `config.json` (the original fields kept, the
+    /// head's class and labels updated), `model.safetensors` (the head's names, `transformer.` in head
+    /// models; no `lm_head.weight`, as `save_pretrained` omits the tied weight), and the tokenizer
+    /// files of `tokenizerFrom`. Each file is written to a temporary name and renamed into place.
+    public static func save(_ model: GPT2Model, to folder: URL, configFrom source: GPT2Config,
+                            tokenizerFrom: URL?) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+        let a = model.architecture
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        for slot in a.layout.slots {
+            tensors.append((a.checkpointName(slot), slot.shape, try model.backend.download(model.parameters.slice(slot))))
+        }
+        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
+
+        var updates: [String: Any] = ["architectures": [a.head.description], "model_type": "gpt2"]
+        if case let .sequenceClassification(labels, regression) = a.head {
+            updates["num_labels"] = labels
+            updates["problem_type"] = regression ? "regression" : "single_label_classification"
+            if source.id2label.count != labels {
+                updates["id2label"] = Dictionary(uniqueKeysWithValues: (0..<labels).map { ("\($0)", "LABEL_\($0)") })
+                updates["label2id"] = Dictionary(uniqueKeysWithValues: (0..<labels).map { ("LABEL_\($0)", $0) })
+            }
+        }
+        try writeFileAtomically(source.jsonData(updating: updates), to: folder.appendingPathComponent("config.json"))
+        if let tokenizerFrom {
+            for name in tokenizerFiles {
+                let from = tokenizerFrom.appendingPathComponent(name)
+                guard fm.fileExists(atPath: from.path),
+                      from.standardizedFileURL != folder.appendingPathComponent(name).standardizedFileURL else { continue }
+                try writeFileAtomically(Data(contentsOf: from), to: folder.appendingPathComponent(name))
+            }
+        }
+    }
+}
+
+extension CheckpointFolder {
+    /// `config.json` read as a GPT-2 config (an error names the file when it is not one).
+    public func gpt2Config() throws -> GPT2Config { try GPT2Config(data: configData, path: configPath) }
+}

@@ -1,0 +1,224 @@
+import GuidedCompute
+
+/// The causal-LM head's forward over one batch, kept for its backward.
+public final class CausalLMPass {
+    public let decoder: GPT2DecoderPass
+    /// Predicted positions per sample, padded to the longest: `perSample` rows per sample.
+    let perSample: Int
+    let rowsIndex: Tensor          // [B·perSample] Int32: row of the decoder output
+    let labels: Tensor             // [B·perSample] Int32: the next token; −1 on padding rows
+    let gathered: Tensor           // [B·perSample, H]
+    let logits: Tensor             // [B·perSample, V]
+    let dLogits: Tensor
+    /// Loss of each sample (mean over its predicted tokens); nil for a sample with none.
+    public let sampleLosses: [Float?]
+    /// The loss as `transformers` reduces it: the mean over all predicted tokens of the batch.
+    public let loss: Float
+    /// Samples with no predicted token (they add nothing to a per-sample mean).
+    public let skippedSamples: Int
+
+    init(decoder: GPT2DecoderPass, perSample: Int, rowsIndex: Tensor, labels: Tensor, gathered: Tensor, logits: Tensor,
+         dLogits: Tensor, sampleLosses: [Float?], loss: Float, skippedSamples: Int) {
+        self.decoder = decoder
+        self.perSample = perSample
+        self.rowsIndex = rowsIndex
+        self.labels = labels
+        self.gathered = gathered
+        self.logits = logits
+        self.dLogits = dLogits
+        self.sampleLosses = sampleLosses
+        self.loss = loss
+        self.skippedSamples = skippedSamples
+    }
+}
+
+extension GPT2Model {
+    /// `GPT2LMHeadModel`'s head and loss. `labels` [batch, tokens] are in the collator's form
+    /// (input_ids with −100 at padding); as `transformers` does, position t is scored against
+    /// `labels[t + 1]`, so the last position predicts nothing. The vocabulary projection (the
+    /// transposed wte) is computed only at positions whose shifted label is not −100.
+    ///
+    /// Weights of the cross-entropy rows follow `reduction`; the loss reported is always the batch mean.
+    public func causalLM(_ batch: TokenBatch, labels: [Int32], regularization: Regularization?,
+                         reduction: LossReduction) throws -> CausalLMPass {
+        guard architecture.head == .languageModel else {
+            throw ModelError("causalLM needs a GPT2LMHeadModel, not \(architecture.head)")
+        }
+        guard labels.count == batch.rows else { throw ModelError("labels: \(labels.count) for \(batch.batch)×\(batch.tokens) tokens") }
+        if let bad = labels.first(where: { $0 != -100 && ($0 < 0 || Int($0) >= config.vocabSize) }) {
+            throw ModelError("label \(bad) is neither -100 nor a token id below \(config.vocabSize)")
+        }
+        let decoder = try decode(batch, regularization: regularization)
+        let h = architecture.hidden, v = architecture.vocabulary, t = batch.tokens
+
+        var positions: [[Int]] = []
+        for n in 0..<batch.batch {
+            positions.append((0..<max(0, t - 1)).filter { labels[n * t + $0 + 1] != -100 })
+        }
+        let perSample = max(1, positions.map(\.count).max() ?? 1)
+        let total = positions.map(\.count).reduce(0, +)
+        var rows: [Int32] = [], targets: [Int32] = [], weights: [Float] = []
+        for (n, list) in positions.enumerated() {
+            for k in 0..<perSample {
+                if k < list.count {
+                    rows.append(Int32(n * t + list[k]))
+                    targets.append(labels[n * t + list[k] + 1])
+                    switch reduction {
+                    case .batchMean: weights.append(1 / Float(total))
+                    case .perSampleMean: weights.append(1 / Float(list.count))
+                    }
+                } else {
+                    rows.append(Int32(n * t))
+                    targets.append(-1)
+                    weights.append(0)
+                }
+            }
+        }
+        let m = rows.count
+        let rowsIndex = try ops.upload(rows), labelsTensor = try ops.upload(targets)
+        let gathered = try ops.allocate(m * h)
+        try backend.embeddingGather(decoder.output, ids: rowsIndex, into: gathered, tokens: m, width: h)
+        let logits = try ops.allocate(m * v)
+        try backend.gemm(transposeA: false, transposeB: true, m: m, n: v, k: h, alpha: 1, a: gathered, lda: h,
+                         b: ops.weight("wte.weight"), ldb: h, beta: 0, c: logits, ldc: v)
+
+        let weightsTensor = try ops.allocate(m), losses = try ops.allocate(m), dLogits = try ops.allocate(m * v)
+        try backend.upload(weights, to: weightsTensor)
+        try backend.softmaxCrossEntropy(logits, labels: labelsTensor, weights: weightsTensor, losses: losses,
+                                        dLogits: dLogits, rows: m, classes: v)
+        let rowLosses = try backend.download(losses)
+        try ops.checkFinite(rowLosses, what: "causal-LM loss")
+        var sampleLosses: [Float?] = []
+        var sum = 0.0
+        for (n, list) in positions.enumerated() {
+            let s = (0..<list.count).reduce(0.0) { $0 + Double(rowLosses[n * perSample + $1]) }
+            sum += s
+            sampleLosses.append(list.isEmpty ? nil : Float(s / Double(list.count)))
+        }
+        return CausalLMPass(decoder: decoder, perSample: perSample, rowsIndex: rowsIndex, labels: labelsTensor,
+                            gathered: gathered, logits: logits, dLogits: dLogits, sampleLosses: sampleLosses,
+                            loss: total > 0 ? Float(sum / Double(total)) : 0,
+                            skippedSamples: positions.filter(\.isEmpty).count)
+    }
+
+    /// Backward of `causalLM` through the tied head and the decoder; parameter gradients go to `sink`.
+    /// The head's part of the wte gradient is sent first, the wte lookup's last.
+    public func causalLMBackward(_ pass: CausalLMPass, sink: GradientSink) throws {
+        let h = architecture.hidden, v = architecture.vocabulary
+        let b = pass.decoder.batch.batch, m = b * pass.perSample
+        try sink.linear(weight: layout.slot("wte.weight"), bias: nil, x: pass.gathered, dY: pass.dLogits,
+                        batch: b, tokens: pass.perSample, inFeatures: h, outFeatures: v)
+        let dGathered = try ops.allocate(m * h)
+        try backend.gemm(transposeA: false, transposeB: false, m: m, n: h, k: v, alpha: 1, a: pass.dLogits, lda: v,
+                         b: ops.weight("wte.weight"), ldb: h, beta: 0, c: dGathered, ldc: h)
+        let dOutput = try ops.allocate(pass.decoder.batch.rows * h)
+        // Padding rows carry zero gradient (their weight is 0), so scattering them is harmless.
+        try backend.scatterAddRows(dGathered, index: pass.rowsIndex, into: dOutput, rows: m, width: h, skip: -1)
+        try decoderBackward(pass.decoder, dOutput: dOutput, sink: sink)
+    }
+
+    /// Logits at the predicted positions in batch order, flattened [predicted, V]: what
+    /// `outputs.logits[:, :-1][labels[:, 1:] != -100]` gives in PyTorch.
+    public func predictedLogits(_ pass: CausalLMPass) throws -> [Float] {
+        let v = architecture.vocabulary
+        let all = try backend.download(pass.logits), targets = try backend.downloadInt32(pass.labels)
+        return targets.indices.filter { targets[$0] >= 0 }.flatMap { all[($0 * v)..<(($0 + 1) * v)] }
+    }
+}
+
+/// The sequence-classification head's forward, kept for its backward.
+public final class GPT2ClassificationPass {
+    public let decoder: GPT2DecoderPass
+    let lastRows: Tensor           // [B] Int32: each sample's last non-padding row
+    let lastHidden: Tensor         // [B, H]
+    let dLogits: Tensor            // [B, labels]
+    /// [B, labels] logits, as `transformers` returns them.
+    public let logits: [Float]
+    public let sampleLosses: [Float]
+    public let loss: Float
+
+    init(decoder: GPT2DecoderPass, lastRows: Tensor, lastHidden: Tensor, dLogits: Tensor, logits: [Float],
+         sampleLosses: [Float], loss: Float) {
+        self.decoder = decoder
+        self.lastRows = lastRows
+        self.lastHidden = lastHidden
+        self.dLogits = dLogits
+        self.logits = logits
+        self.sampleLosses = sampleLosses
+        self.loss = loss
+    }
+}
+
+extension GPT2Model {
+    /// The token each sample is classified from, as `GPT2ForSequenceClassification` finds it: the
+    /// rightmost token that is not `pad_token_id` (`(arange(T) * (ids != pad)).argmax(-1)`, so 0 when
+    /// every token is padding); with no pad token, the last position, for a batch of one only.
+    public func classificationPositions(_ batch: TokenBatch) throws -> [Int] {
+        guard let pad = config.padTokenId else {
+            guard batch.batch == 1 else {
+                throw ModelError("\(config.path): GPT2ForSequenceClassification cannot handle a batch of "
+                    + "\(batch.batch) without \"pad_token_id\" (it finds each sample's last token by it); set "
+                    + "pad_token_id in config.json (usually to eos_token_id \(config.eosTokenId))")
+            }
+            return [batch.tokens - 1]
+        }
+        return (0..<batch.batch).map { n in
+            (0..<batch.tokens).last { batch.inputIds[n * batch.tokens + $0] != Int32(pad) } ?? 0
+        }
+    }
+
+    /// `GPT2ForSequenceClassification`: `score` (no bias) on ln_f's output at each sample's last
+    /// non-padding token; cross-entropy over class indices, or MSE for regression (`labels` hold the
+    /// targets). No dropout after the decoder (the class has none).
+    public func classify(_ batch: TokenBatch, labels: [Float], regularization: Regularization?,
+                         reduction: LossReduction) throws -> GPT2ClassificationPass {
+        guard case let .sequenceClassification(classes, regression) = architecture.head else {
+            throw ModelError("classify needs a GPT2ForSequenceClassification, not \(architecture.head)")
+        }
+        guard labels.count == batch.batch else { throw ModelError("\(labels.count) labels for a batch of \(batch.batch)") }
+        if !regression, let bad = labels.first(where: { $0 < 0 || Int($0) >= classes || $0 != $0.rounded() }) {
+            throw ModelError("label \(bad) is not a class index below \(classes)")
+        }
+        let positions = try classificationPositions(batch)
+        let decoder = try decode(batch, regularization: regularization)
+        let h = architecture.hidden, b = batch.batch
+        let lastRows = try ops.upload(positions.enumerated().map { Int32($0.offset * batch.tokens + $0.element) })
+        let lastHidden = try ops.allocate(b * h)
+        try backend.embeddingGather(decoder.output, ids: lastRows, into: lastHidden, tokens: b, width: h)
+        let logitsTensor = try ops.allocate(b * classes)
+        try ops.linear(lastHidden, "score", into: logitsTensor, rows: b, inFeatures: h, outFeatures: classes, bias: false)
+        let logits = try backend.download(logitsTensor)
+        try ops.checkFinite(logits, what: "score logits")
+
+        let scale: Float = reduction == .batchMean ? 1 / Float(b) : 1
+        let dLogits = try ops.allocate(b * classes)
+        var sampleLosses: [Float]
+        if regression {
+            // MSELoss on logits.squeeze(): mean over the batch of (ŷ − y)².
+            sampleLosses = (0..<b).map { (logits[$0 * classes] - labels[$0]) * (logits[$0 * classes] - labels[$0]) }
+            var grad = [Float](repeating: 0, count: b * classes)
+            for n in 0..<b { grad[n * classes] = 2 * (logits[n * classes] - labels[n]) * scale }
+            try backend.upload(grad, to: dLogits)
+        } else {
+            let losses = try ops.allocate(b), weights = try ops.allocate(b)
+            try backend.fill(weights, with: scale)
+            try backend.softmaxCrossEntropy(logitsTensor, labels: ops.upload(labels.map { Int32($0) }), weights: weights,
+                                            losses: losses, dLogits: dLogits, rows: b, classes: classes)
+            sampleLosses = try backend.download(losses)
+        }
+        let loss = sampleLosses.reduce(0, +) / Float(b)
+        return GPT2ClassificationPass(decoder: decoder, lastRows: lastRows, lastHidden: lastHidden, dLogits: dLogits,
+                                      logits: logits, sampleLosses: sampleLosses, loss: loss)
+    }
+
+    public func classifyBackward(_ pass: GPT2ClassificationPass, sink: GradientSink) throws {
+        guard case let .sequenceClassification(classes, _) = architecture.head else { return }
+        let h = architecture.hidden, b = pass.decoder.batch.batch
+        let dLast = try ops.allocate(b * h)
+        try ops.linearBackward("score", x: pass.lastHidden, dY: pass.dLogits, dx: dLast, batch: b, tokens: 1,
+                               inFeatures: h, outFeatures: classes, sink: sink, bias: false)
+        let dOutput = try ops.allocate(pass.decoder.batch.rows * h)
+        try backend.scatterAddRows(dLast, index: pass.lastRows, into: dOutput, rows: b, width: h, skip: -1)
+        try decoderBackward(pass.decoder, dOutput: dOutput, sink: sink)
+    }
+}
