@@ -111,6 +111,7 @@ struct Finetune: ParsableCommand {
         let role = ModelRole.classification(labels: glueTask.numLabels, regression: glueTask.isRegression)
         let (network, report) = try ModelLoader.load(folder, role: role, backend: computeBackend, seed: seed)
         if !report.initialized.isEmpty { log.info("initialised (as transformers does): \(report.initialized.joined(separator: ", "))") }
+        for note in report.notes { log.info("\(note)") }
 
         guard maxLength <= network.maxPositions else {
             throw ValidationError("--max-length \(maxLength) exceeds the model's \(network.maxPositions) positions")

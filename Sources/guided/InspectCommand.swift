@@ -58,6 +58,7 @@ struct Inspect: ParsableCommand {
         print("tensors:       \(report.found.count) found, \(report.initialized.count) initialised, \(report.unused.count) unused")
         for name in report.initialized { print("  initialised  \(name)") }
         for name in report.unused { print("  unused       \(name)") }
+        for note in report.notes { print("note:          \(note)") }
         print("dropout sites: \(a.sites.count)")
         let table = TextTable(columns: ["#", "module path", "p"])
         for site in a.sites { table.add([String(site.index), site.modulePath, String(site.configuredProbability)]) }

@@ -12,7 +12,8 @@ public enum ModelLoader {
             let config = try checkpoint.bertConfig()
             return try BertArchitecture(config: config, head: BertCheckpoint.head(for: role, config: config))
         case .gpt2:
-            throw ModelError("GPT-2 is not wired in yet")
+            let config = try checkpoint.gpt2Config()
+            return try GPT2Architecture(config: config, head: GPT2Checkpoint.head(for: role, config: config))
         }
     }
 
@@ -27,7 +28,9 @@ public enum ModelLoader {
             let (model, report) = try BertCheckpoint.load(folder, head: head, backend: backend, seed: seed)
             return (model, report)
         case .gpt2:
-            throw ModelError("GPT-2 is not wired in yet")
+            let head = GPT2Checkpoint.head(for: role, config: try checkpoint.gpt2Config())
+            let (model, report) = try GPT2Checkpoint.load(folder, head: head, backend: backend, seed: seed)
+            return (model, report)
         }
     }
 }

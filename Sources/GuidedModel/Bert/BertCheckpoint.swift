@@ -9,8 +9,10 @@ public struct LoadReport: Sendable {
     public var initialized: [String] = []
     /// Checkpoint tensors the model does not use (e.g. `embeddings.position_ids`, a pooler under an MLM head).
     public var unused: [String] = []
-    /// The checkpoint's names carried the `bert.` prefix.
+    /// The checkpoint's names carried the base prefix (`bert.`, `transformer.`).
     public var prefixed = false
+    /// Other things a user should know about how the checkpoint was read.
+    public var notes: [String] = []
 }
 
 /// Reading a BERT from a Hugging Face checkpoint folder, and writing one back.

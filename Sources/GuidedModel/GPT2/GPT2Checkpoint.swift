@@ -25,11 +25,17 @@ public enum GPT2Checkpoint {
     public static func load(_ folder: URL, head: GPT2Head? = nil, backend: Backend,
                             seed: UInt64 = 0) throws -> (model: GPT2Model, report: LoadReport) {
         let checkpoint = try CheckpointFolder(url: folder)
-        let config = try checkpoint.gpt2Config()
+        var config = try checkpoint.gpt2Config()
         let head = head ?? Self.head(of: config)
+        var report = LoadReport()
+        if case .sequenceClassification = head, config.padTokenId == nil {
+            // GPT-2 has no pad token, and its classifier finds each sequence's last token by it:
+            // the usual recipe (`config.pad_token_id = tokenizer.eos_token_id`), kept when saved.
+            config = try GPT2Config(data: config.jsonData(updating: ["pad_token_id": config.eosTokenId]), path: config.path)
+            report.notes.append("pad_token_id was not set: using eos_token_id \(config.eosTokenId), as the GPT-2 classification recipe does")
+        }
         let architecture = try GPT2Architecture(config: config, head: head)
         let model = try GPT2Model(architecture: architecture, backend: backend)
-        var report = LoadReport()
         var used = Set<String>()
         var random = InitRandom(seed: seed)
         for slot in architecture.layout.slots {
