@@ -50,7 +50,7 @@ import Testing
         recipe.batchSize = 4
         recipe.maxLength = 16
         let tuner = try FineTuner(model: model, task: .sst2, tokenizer: try BertTokenizer(folder: tinyBert), recipe: recipe,
-                                  noise: model.architecture.sites.map { _ in .bernoulli(0.1) }, seed: 7)
+                                  noise: model.architecture.sites.map { _ in Noise.bernoulli(0.1) }, seed: 7)
         var steps = 0
         let results = try #require(try tuner.run(task(), progress: { step, total, loss in
             steps = step
@@ -58,6 +58,26 @@ import Testing
         }))
         #expect(steps == 72)
         return results
+    }
+
+    /// The same task through the architecture-neutral loader with a GPT-2 (its classifier reads the
+    /// last non-padding token, so the keyword must reach it through causal attention).
+    @Test func gpt2LearnsTheTaskToo() throws {
+        let folder = Self.tinyBert.deletingLastPathComponent().appendingPathComponent("tiny-gpt2")
+        let (model, report) = try ModelLoader.load(folder, role: .classification(labels: 2, regression: false),
+                                                   backend: CPUBackend(), seed: 3)
+        #expect(report.initialized == ["score.weight"])
+        var recipe = FineTuneRecipe()
+        recipe.learningRate = 3e-3
+        recipe.epochs = 12
+        recipe.batchSize = 4
+        recipe.maxLength = 16
+        let tuner = try FineTuner(model: model, task: .sst2, tokenizer: try tokenizer(inFolder: folder), recipe: recipe,
+                                  noise: model.architecture.sites.map { _ in Noise.bernoulli(0.1) }, seed: 7)
+        let results = try #require(try tuner.run(Self.task(), progress: { _, _, loss in #expect(loss.isFinite) }))
+        #expect(results.last!.trainLoss < 0.2 && results.first!.trainLoss > 0.5, "loss \(results.map(\.trainLoss))")
+        let accuracy = try #require(results.last!.scores["validation"]?["accuracy"])
+        #expect(accuracy >= 0.875, "validation accuracy \(accuracy)")
     }
 
     @Test func learnsASimpleTaskDeterministically() throws {
@@ -83,7 +103,7 @@ import Testing
             recipe.batchSize = 4
             recipe.maxLength = 16
             let t = try FineTuner(model: model, task: .sst2, tokenizer: try BertTokenizer(folder: Self.tinyBert), recipe: recipe,
-                                  noise: model.architecture.sites.map { _ in .bernoulli(0.1) }, seed: 7)
+                                  noise: model.architecture.sites.map { _ in Noise.bernoulli(0.1) }, seed: 7)
             t.checkpoint = checkpoint
             t.fingerprint = "test"
             return t
