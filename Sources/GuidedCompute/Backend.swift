@@ -151,6 +151,8 @@ public protocol Backend: AnyObject {
     /// The default is `composedOuterSquares`; the CPU backend fuses it one block of rows at a time.
     func accumulateOuterSquares(a: Tensor, b: Tensor, batch: Int, tokens: Int, rows: Int, columns: Int,
                                 lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws
+    /// Whether `accumulateOuterSquares` needs no scratch (it never holds a whole per-sample gradient).
+    var fusesOuterSquares: Bool { get }
     /// `out[n, j] = Σ_t x[n, t, j]`: per-sample bias (and LayerNorm β) gradients.
     func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws
     /// `out[n, j] = Σ_t dy[n, t, j] · x̂[n, t, j]` with `x̂ = (x − mean) · rstd`: per-sample LayerNorm

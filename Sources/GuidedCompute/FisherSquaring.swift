@@ -6,62 +6,37 @@ extension Backend {
     /// Linear `Y = X Wᵀ + b` with X: [batch, tokens, inFeatures], dY: [batch, tokens, outFeatures]:
     /// `fisherWeight += Σₙ (dYₙᵀ Xₙ)∘²` and `fisherBias += Σₙ (Σₜ dYₙₜ)²`.
     ///
-    /// `scratch` bounds memory: it holds as many per-sample [out, in] gradients as fit (at least one),
-    /// and the batch is processed in chunks of that many samples.
+    /// `scratch` bounds memory: on a backend that composes `accumulateOuterSquares` it holds as many
+    /// per-sample [out, in] gradients as fit (at least one); it must hold batch × outFeatures for the bias.
     public func accumulateLinearFisher(dY: Tensor, x: Tensor, batch: Int, tokens: Int,
                                        inFeatures: Int, outFeatures: Int,
                                        fisherWeight: Tensor, fisherBias: Tensor?, scratch: Tensor) throws {
-        let perSample = outFeatures * inFeatures
-        precondition(scratch.count >= perSample, "Fisher scratch holds \(scratch.count) < one gradient \(perSample)")
-        precondition(scratch.count >= batch * outFeatures || fisherBias == nil, "Fisher scratch too small for bias")
-        let chunk = max(1, min(batch, scratch.count / perSample))
-        var start = 0
-        while start < batch {
-            let n = min(chunk, batch - start)
-            try gemmStridedBatched(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: tokens,
-                                   alpha: 1, a: dY.slice(start * tokens * outFeatures, n * tokens * outFeatures),
-                                   lda: outFeatures, strideA: tokens * outFeatures,
-                                   b: x.slice(start * tokens * inFeatures, n * tokens * inFeatures),
-                                   ldb: inFeatures, strideB: tokens * inFeatures,
-                                   beta: 0, c: scratch, ldc: inFeatures, strideC: perSample, batch: n)
-            try accumulateSquaredSum(scratch, into: fisherWeight, batch: n, width: perSample)
-            start += n
-        }
-        if let fisherBias {
-            let sums = scratch.slice(0, batch * outFeatures)
-            try sumOverTokens(dY, into: sums, batch: batch, tokens: tokens, width: outFeatures)
-            try accumulateSquaredSum(sums, into: fisherBias, batch: batch, width: outFeatures)
-        }
+        try accumulateOuterSquares(a: dY, b: x, batch: batch, tokens: tokens, rows: outFeatures, columns: inFeatures,
+                                   lookup: nil, fisher: fisherWeight, scratch: scratch)
+        if let fisherBias { try accumulateBiasFisher(dY: dY, batch: batch, tokens: tokens, width: outFeatures,
+                                                     fisherBias: fisherBias, scratch: scratch) }
     }
 
     /// GPT-2's `Conv1D` `Y = X W + b`, W stored [in, out], with X: [batch, tokens, inFeatures],
     /// dY: [batch, tokens, outFeatures]: `fisherWeight += Σₙ (Xₙᵀ dYₙ)∘²` (each per-sample gradient
-    /// laid out [in, out] like the weight) and `fisherBias += Σₙ (Σₜ dYₙₜ)²`. Chunked by `scratch`
-    /// as `accumulateLinearFisher`.
+    /// laid out [in, out] like the weight) and `fisherBias += Σₙ (Σₜ dYₙₜ)²`; `scratch` as for
+    /// `accumulateLinearFisher`.
     public func accumulateConv1DFisher(dY: Tensor, x: Tensor, batch: Int, tokens: Int,
                                        inFeatures: Int, outFeatures: Int,
                                        fisherWeight: Tensor, fisherBias: Tensor?, scratch: Tensor) throws {
-        let perSample = outFeatures * inFeatures
-        precondition(scratch.count >= perSample, "Fisher scratch holds \(scratch.count) < one gradient \(perSample)")
-        precondition(scratch.count >= batch * outFeatures || fisherBias == nil, "Fisher scratch too small for bias")
-        let chunk = max(1, min(batch, scratch.count / perSample))
-        var start = 0
-        while start < batch {
-            let n = min(chunk, batch - start)
-            try gemmStridedBatched(transposeA: true, transposeB: false, m: inFeatures, n: outFeatures, k: tokens,
-                                   alpha: 1, a: x.slice(start * tokens * inFeatures, n * tokens * inFeatures),
-                                   lda: inFeatures, strideA: tokens * inFeatures,
-                                   b: dY.slice(start * tokens * outFeatures, n * tokens * outFeatures),
-                                   ldb: outFeatures, strideB: tokens * outFeatures,
-                                   beta: 0, c: scratch, ldc: outFeatures, strideC: perSample, batch: n)
-            try accumulateSquaredSum(scratch, into: fisherWeight, batch: n, width: perSample)
-            start += n
-        }
-        if let fisherBias {
-            let sums = scratch.slice(0, batch * outFeatures)
-            try sumOverTokens(dY, into: sums, batch: batch, tokens: tokens, width: outFeatures)
-            try accumulateSquaredSum(sums, into: fisherBias, batch: batch, width: outFeatures)
-        }
+        try accumulateOuterSquares(a: x, b: dY, batch: batch, tokens: tokens, rows: inFeatures, columns: outFeatures,
+                                   lookup: nil, fisher: fisherWeight, scratch: scratch)
+        if let fisherBias { try accumulateBiasFisher(dY: dY, batch: batch, tokens: tokens, width: outFeatures,
+                                                     fisherBias: fisherBias, scratch: scratch) }
+    }
+
+    /// A bias over [batch, tokens, width]: `fisherBias += Σₙ (Σₜ dYₙₜ)²`; `scratch`: batch × width.
+    public func accumulateBiasFisher(dY: Tensor, batch: Int, tokens: Int, width: Int, fisherBias: Tensor,
+                                     scratch: Tensor) throws {
+        precondition(scratch.count >= batch * width, "Fisher scratch too small for the bias")
+        let sums = scratch.slice(0, batch * width)
+        try sumOverTokens(dY, into: sums, batch: batch, tokens: tokens, width: width)
+        try accumulateSquaredSum(sums, into: fisherBias, batch: batch, width: width)
     }
 
     /// LayerNorm over [batch, tokens, width] with its saved `mean`/`rstd`:

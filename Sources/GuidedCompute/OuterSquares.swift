@@ -16,6 +16,8 @@ public struct OuterSquaresLookup {
 }
 
 extension Backend {
+    public var fusesOuterSquares: Bool { false }
+
     public func accumulateOuterSquares(a: Tensor, b: Tensor, batch: Int, tokens: Int, rows: Int, columns: Int,
                                        lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws {
         try composedOuterSquares(a: a, b: b, batch: batch, tokens: tokens, rows: rows, columns: columns,

@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "OpenCL device: an index from `guided devices`, or a substring of its name.")
     var device: String?
 
-    @Option(help: "Sizes to run: minilm, bert-base, or all.")
+    @Option(help: "Sizes to run: minilm, bert-base, gpt2-small (with --models or --fisher), or all.")
     var shapes: ShapeSelection = .all
 
     @Option(help: "Timed runs per op (the median is reported).")
@@ -44,14 +44,17 @@ struct Bench: ParsableCommand {
     var json = false
 
     enum ShapeSelection: String, ExpressibleByArgument, CaseIterable {
-        case minilm, bertBase = "bert-base", all
+        case minilm, bertBase = "bert-base", gpt2Small = "gpt2-small", all
         var shapes: [BenchShape] {
             switch self {
             case .minilm: return [.miniLM]
             case .bertBase: return [.bertBase]
-            case .all: return [.miniLM, .bertBase]
+            case .gpt2Small: return [.gpt2Small]
+            case .all: return [.miniLM, .bertBase, .gpt2Small]
             }
         }
+        /// The kernels are the same at GPT-2 small's sizes as at BERT-base's but for the vocabulary.
+        var kernelShapes: [BenchShape] { self == .all ? [.miniLM, .bertBase] : shapes }
     }
 
     func run() throws {
@@ -64,7 +67,7 @@ struct Bench: ParsableCommand {
         let cpu: Backend? = openclOnly ? nil : CPUBackend()
         var results: [KernelBenchResult] = []
         var report = ""
-        for shape in shapes.shapes {
+        for shape in shapes.kernelShapes {
             let cases = KernelBenchmarks.cases(shape).filter { c in
                 guard let filter = filter?.lowercased() else { return true }
                 return c.family == "baseline" || c.family.contains(filter) || c.op.lowercased().contains(filter)

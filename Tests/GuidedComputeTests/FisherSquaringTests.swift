@@ -235,3 +235,68 @@ import Testing
         #expect(try cpu.download(fisher) == start)
     }
 }
+
+/// The CPU backend's fused `accumulateOuterSquares` against the composed form (one strided GEMM,
+/// scatter, square) and against squares of per-sample gradients computed in Double: row counts that
+/// are not a multiple of its block, lookups (repeated rows, the excluded pad row), no tokens at all.
+@Suite struct OuterSquaresTests {
+    let cpu = CPUBackend()
+
+    /// Σₙ (Σₜ aₙₜ bₙₜᵀ + lookup rows)² in Double.
+    static func reference(a: [Float], b: [Float], batch: Int, tokens: Int, rows: Int, columns: Int,
+                          lookupRows: [Int32], values: [Float], lookupTokens: Int) -> [Double] {
+        var fisher = [Double](repeating: 0, count: rows * columns)
+        for n in 0..<batch {
+            var g = [Double](repeating: 0, count: rows * columns)
+            for t in 0..<tokens {
+                for r in 0..<rows {
+                    let ar = Double(a[(n * tokens + t) * rows + r])
+                    for c in 0..<columns { g[r * columns + c] += ar * Double(b[(n * tokens + t) * columns + c]) }
+                }
+            }
+            for t in 0..<lookupTokens where lookupRows[n * lookupTokens + t] >= 0 {
+                let r = Int(lookupRows[n * lookupTokens + t])
+                for c in 0..<columns { g[r * columns + c] += Double(values[(n * lookupTokens + t) * columns + c]) }
+            }
+            for i in g.indices { fisher[i] += g[i] * g[i] }
+        }
+        return fisher
+    }
+
+    @Test(arguments: [(batch: 3, tokens: 5, rows: 1000, columns: 70), (batch: 2, tokens: 1, rows: 9, columns: 4),
+                      (batch: 4, tokens: 0, rows: 300, columns: 16)])
+    func fusedEqualsComposedAndTheDefinition(_ shape: (batch: Int, tokens: Int, rows: Int, columns: Int)) throws {
+        let (batch, tokens, rows, columns) = shape
+        var random = SplitMix64(seed: 11)
+        let a = random.uniform(batch * tokens * rows), b = random.uniform(batch * tokens * columns)
+        let lookupTokens = 6
+        // Rows repeat within a sample, one sample uses the last row, −1 marks padding / the pad row.
+        let lookupRows: [Int32] = (0..<(batch * lookupTokens)).map { i in
+            i % lookupTokens == 5 ? -1 : (i % lookupTokens == 4 ? Int32(rows - 1) : Int32((i * 7) % min(rows, 5)))
+        }
+        let values = random.uniform(batch * lookupTokens * columns)
+        let expected = Self.reference(a: a, b: b, batch: batch, tokens: tokens, rows: rows, columns: columns,
+                                      lookupRows: lookupRows, values: values, lookupTokens: lookupTokens)
+        let start = random.uniform(rows * columns, in: 0...1)
+        var results: [[Float]] = []
+        for fused in [true, false] {
+            let lookup = OuterSquaresLookup(rows: lookupRows, values: try cpu.tensor(values), tokens: lookupTokens)
+            let fisher = try cpu.tensor(start), scratch = try cpu.allocate(rows * columns)
+            let ta = try cpu.tensor(a.isEmpty ? [0] : a), tb = try cpu.tensor(b.isEmpty ? [0] : b)
+            if fused {
+                try cpu.accumulateOuterSquares(a: ta, b: tb, batch: batch, tokens: tokens, rows: rows, columns: columns,
+                                               lookup: lookup, fisher: fisher, scratch: scratch)
+            } else {
+                try cpu.composedOuterSquares(a: ta, b: tb, batch: batch, tokens: tokens, rows: rows, columns: columns,
+                                             lookup: lookup, fisher: fisher, scratch: scratch)
+            }
+            results.append(try cpu.download(fisher))
+        }
+        let scale = expected.map(abs).max() ?? 0
+        for (name, result) in zip(["fused", "composed"], results) {
+            let worst = zip(result, zip(start, expected)).map { abs(Double($0) - Double($1.0) - $1.1) }.max() ?? 0
+            #expect(worst <= 1e-5 * max(scale, 1), "\(name): |Δ| \(worst) vs max \(scale)")
+        }
+        #expect(cpu.fusesOuterSquares)
+    }
+}

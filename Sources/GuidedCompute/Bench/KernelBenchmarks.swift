@@ -8,10 +8,23 @@ public struct BenchShape: Sendable, CustomStringConvertible {
     public let heads = 12
     public let batch = 8
     public let tokens = 128
-    public let vocab = 30522
+    public var vocab = 30522
+    public var layers = 12
+    /// The architecture `guided bench --models/--fisher` builds: "bert" or "gpt2".
+    public var family = "bert"
 
-    public static let miniLM = BenchShape(name: "MiniLM", hidden: 384, ffn: 1536)
+    public static let miniLM = BenchShape(name: "MiniLM", hidden: 384, ffn: 1536, layers: 6)
     public static let bertBase = BenchShape(name: "BERT-base", hidden: 768, ffn: 3072)
+    public static let gpt2Small = BenchShape(name: "GPT-2 small", hidden: 768, ffn: 3072, vocab: 50257, family: "gpt2")
+
+    init(name: String, hidden: Int, ffn: Int, vocab: Int = 30522, layers: Int = 12, family: String = "bert") {
+        self.name = name
+        self.hidden = hidden
+        self.ffn = ffn
+        self.vocab = vocab
+        self.layers = layers
+        self.family = family
+    }
 
     public var rows: Int { batch * tokens }
     public var description: String { "\(name) (hidden \(hidden), FFN \(ffn))" }

@@ -3,6 +3,8 @@ import Foundation
 
 // The fused form of `composedOuterSquares`: the per-sample gradients never exist whole.
 extension CPUBackend {
+    public var fusesOuterSquares: Bool { true }
+
     /// One block of rows at a time (a gradient block small enough to stay in L2), every sample's
     /// block is computed by one small GEMM, gets its lookup rows, and is squared into the Fisher
     /// rows while both are in cache; blocks are split across the cores. The composed form writes

@@ -38,8 +38,10 @@ public final class FisherAccumulator: GradientSink {
         return fresh
     }
 
-    /// Scratch for `samples` per-sample gradients of `perSample` elements, within the limit.
+    /// Scratch for `samples` per-sample gradients of `perSample` elements, within the limit (only
+    /// `extra` where the backend fuses the squares and never holds a whole per-sample gradient).
     private func chunkScratch(samples: Int, perSample: Int, extra: Int = 0) throws -> Tensor {
+        if backend.fusesOuterSquares { return try scratch(atLeast: max(1, extra)) }
         let fit = max(1, min(samples, scratchLimit / max(1, perSample)))
         return try scratch(atLeast: max(fit * perSample, extra))
     }
@@ -99,36 +101,13 @@ public final class FisherAccumulator: GradientSink {
     /// squared and added; the decoder bias as an ordinary per-sample bias.
     private func tiedEmbedding(table: ParameterSlot, decoder: (bias: ParameterSlot?, x: Tensor, dY: Tensor, tokens: Int),
                                ids: [Int32], dOut: Tensor, batch: Int, tokens: Int, excludedRow: Int32?) throws {
-        let vocabulary = table.shape[0], width = table.shape[1], perSample = vocabulary * width
-        let buffer = try chunkScratch(samples: batch, perSample: perSample, extra: batch * vocabulary)
-        let chunk = max(1, min(batch, buffer.count / perSample))
-        let m = decoder.tokens
-        var start = 0
-        while start < batch {
-            let n = min(chunk, batch - start)
-            try backend.gemmStridedBatched(transposeA: true, transposeB: false, m: vocabulary, n: width, k: m, alpha: 1,
-                                           a: decoder.dY.slice(start * m * vocabulary, n * m * vocabulary),
-                                           lda: vocabulary, strideA: m * vocabulary,
-                                           b: decoder.x.slice(start * m * width, n * m * width), ldb: width, strideB: m * width,
-                                           beta: 0, c: buffer, ldc: width, strideC: perSample, batch: n)
-            // The lookup rows of these samples, into each sample's own [V, H] block.
-            var index = [Int32](repeating: -1, count: n * tokens)
-            for s in 0..<n {
-                for t in 0..<tokens {
-                    let id = ids[(start + s) * tokens + t]
-                    if id != excludedRow { index[s * tokens + t] = Int32(s * vocabulary) + id }
-                }
-            }
-            let indexTensor = try backend.allocate(index.count)
-            try backend.upload(index, to: indexTensor)
-            try backend.scatterAddRows(dOut.slice(start * tokens * width, n * tokens * width), index: indexTensor,
-                                       into: buffer.slice(0, n * perSample), rows: n * tokens, width: width, skip: -1)
-            try backend.accumulateSquaredSum(buffer, into: fisher.slice(table), batch: n, width: perSample)
-            start += n
-        }
+        let vocabulary = table.shape[0], width = table.shape[1]
+        let buffer = try chunkScratch(samples: batch, perSample: vocabulary * width, extra: batch * vocabulary)
+        let lookup = OuterSquaresLookup(rows: ids.map { $0 == excludedRow ? -1 : $0 }, values: dOut, tokens: tokens)
+        try backend.accumulateOuterSquares(a: decoder.dY, b: decoder.x, batch: batch, tokens: decoder.tokens, rows: vocabulary,
+                                           columns: width, lookup: lookup, fisher: fisher.slice(table), scratch: buffer)
         guard let bias = decoder.bias else { return }
-        let sums = buffer.slice(0, batch * vocabulary)
-        try backend.sumOverTokens(decoder.dY, into: sums, batch: batch, tokens: m, width: vocabulary)
-        try backend.accumulateSquaredSum(sums, into: fisher.slice(bias), batch: batch, width: vocabulary)
+        try backend.accumulateBiasFisher(dY: decoder.dY, batch: batch, tokens: decoder.tokens, width: vocabulary,
+                                         fisherBias: fisher.slice(bias), scratch: buffer)
     }
 }
