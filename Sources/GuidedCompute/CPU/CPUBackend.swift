@@ -202,9 +202,16 @@ func poolCapacity(_ count: Int) -> Int {
 /// enough to be worth the threads (`work` ≈ scalar operations in total).
 @inline(__always)
 func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
-    let cores = ProcessInfo.processInfo.activeProcessorCount
+    parallelChunks(count, work: work) { _, range in body(range) }
+}
+
+/// `parallelChunks` that also gives each chunk its index, below `parallelChunkLimit`, so a chunk
+/// can use scratch of its own allocated once by the caller.
+@inline(__always)
+func parallelChunks(_ count: Int, work: Int, _ body: (Int, Range<Int>) -> Void) {
+    let cores = parallelChunkLimit
     guard cores > 1, count > 1, work >= 1 << 16 else {
-        body(0..<count)
+        body(0, 0..<count)
         return
     }
     let chunks = min(cores, count)
@@ -213,10 +220,13 @@ func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
         let shared = UncheckedSendable(body)
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = c * count / chunks, hi = (c + 1) * count / chunks
-            if lo < hi { shared.value(lo..<hi) }
+            if lo < hi { shared.value(c, lo..<hi) }
         }
     }
 }
+
+/// The most chunks `parallelChunks` makes: one per core.
+let parallelChunkLimit = ProcessInfo.processInfo.activeProcessorCount
 
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value

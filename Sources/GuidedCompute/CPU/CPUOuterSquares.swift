@@ -29,9 +29,13 @@ extension CPUBackend {
         }
         let blockRows = max(8, min(rows, (1 << 16) / columns))
         let blocks = (rows + blockRows - 1) / blockRows
-        parallelChunks(blocks, work: batch * rows * columns * max(tokens, 1)) { range in
-            let g = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * columns)
-            defer { g.deallocate() }
+        // One gradient block per chunk, allocated once: freeing blocks this size inside the loop
+        // returns them to the kernel each time, and the TLB shootdowns cost more than the work.
+        let blockSize = blockRows * columns
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: parallelChunkLimit * blockSize)
+        defer { scratch.deallocate() }
+        parallelChunks(blocks, work: batch * rows * columns * max(tokens, 1)) { chunk, range in
+            let g = scratch + chunk * blockSize
             for block in range {
                 let r0 = block * blockRows, m = min(blockRows, rows - r0), count = m * columns
                 let f = pf + r0 * columns

@@ -103,6 +103,45 @@ enum VectorMath {
 
     static let inverseSqrt2Pi: Float = 0.398_942_280_401_432_7
 
+    /// tanh per lane, within 2 ulp (Cephes' tanhf): an odd polynomial below |x| = 0.625, where
+    /// 1 − 2/(e²ˣ + 1) would lose digits to cancellation, that expression above.
+    @inline(__always)
+    static func tanh(_ x: FloatVector) -> FloatVector {
+        let z = x * x
+        var p = FloatVector(repeating: -5.704_988_727_45e-3) * z + 2.063_908_879_54e-2
+        p = p * z - 5.373_971_555_31e-2
+        p = p * z + 1.333_144_220_36e-1
+        p = p * z - 3.333_328_194_22e-1
+        let small: FloatVector = p * z * x + x
+        let negative = x .< 0
+        var magnitude = x.replacing(with: -x, where: negative)
+        let isSmall = magnitude .< 0.625
+        magnitude.replace(with: 44, where: magnitude .> 44)
+        let e: FloatVector = exp(magnitude + magnitude)
+        let large: FloatVector = 1 - 2 / (e + 1)
+        return large.replacing(with: -large, where: negative).replacing(with: small, where: isSmall)
+    }
+
+    static let sqrt2OverPi: Float = 0.797_884_560_802_865_4
+
+    /// GELU (tanh form, `gelu_new`): ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
+    @inline(__always)
+    static func geluTanh(_ x: FloatVector) -> FloatVector {
+        let cube: FloatVector = x * x * x
+        let t = tanh(sqrt2OverPi * (x + 0.044715 * cube))
+        return 0.5 * x * (1 + t)
+    }
+
+    /// GELU′ (tanh form).
+    @inline(__always)
+    static func geluTanhDerivative(_ x: FloatVector) -> FloatVector {
+        let square: FloatVector = x * x
+        let t = tanh(sqrt2OverPi * (x + 0.044715 * square * x))
+        let inner: FloatVector = sqrt2OverPi * (1 + 3 * 0.044715 * square)
+        let outer: FloatVector = 0.5 * x * (1 - t * t)
+        return 0.5 * (1 + t) + outer * inner
+    }
+
     /// GELU (erf form): x·Φ(x).
     @inline(__always)
     static func gelu(_ x: FloatVector) -> FloatVector { x * normalCDF(x, withDensity: false).cdf }
