@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "OpenCL device: an index from `guided devices`, or a substring of its name.")
     var device: String?
 
-    @Option(help: "Sizes to run: minilm, bert-base, gpt2-small (with --models or --fisher), or all.")
+    @Option(help: "Sizes to run: minilm, bert-base, gpt2-tiny-6l or gpt2-small (these two with --models or --fisher), or all.")
     var shapes: ShapeSelection = .all
 
     @Option(help: "Timed runs per op (the median is reported).")
@@ -44,13 +44,14 @@ struct Bench: ParsableCommand {
     var json = false
 
     enum ShapeSelection: String, ExpressibleByArgument, CaseIterable {
-        case minilm, bertBase = "bert-base", gpt2Small = "gpt2-small", all
+        case minilm, bertBase = "bert-base", gpt2Tiny6L = "gpt2-tiny-6l", gpt2Small = "gpt2-small", all
         var shapes: [BenchShape] {
             switch self {
             case .minilm: return [.miniLM]
             case .bertBase: return [.bertBase]
+            case .gpt2Tiny6L: return [.gpt2Tiny6L]
             case .gpt2Small: return [.gpt2Small]
-            case .all: return [.miniLM, .bertBase, .gpt2Small]
+            case .all: return [.miniLM, .bertBase, .gpt2Tiny6L, .gpt2Small]
             }
         }
         /// The kernels are the same at GPT-2 small's sizes as at BERT-base's but for the vocabulary.

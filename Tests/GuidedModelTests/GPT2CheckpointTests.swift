@@ -188,9 +188,14 @@ import Testing
         #expect { try model.causalLM(ok, labels: [2, 10, 3], regularization: nil, reduction: .batchMean) } throws: {
             "\($0)".contains("GPT2LMHeadModel")
         }
-        // The LM fixture has no pad_token_id: a classification head can take a batch of one only.
-        let (noPad, _) = try GPT2Checkpoint.load(Fixtures.url("tiny-gpt2"), head: .sequenceClassification(labels: 2, regression: false),
-                                                 backend: CPUBackend())
+        // The LM fixture has no pad_token_id: loaded as a classifier it pads with eos, and says so...
+        let (withPad, report) = try GPT2Checkpoint.load(Fixtures.url("tiny-gpt2"),
+                                                        head: .sequenceClassification(labels: 2, regression: false), backend: CPUBackend())
+        #expect(withPad.config.padTokenId == withPad.config.eosTokenId && report.notes.count == 1)
+        // ...while a classifier built on its config as it is can take a batch of one only.
+        let config = try CheckpointFolder(url: Fixtures.url("tiny-gpt2")).gpt2Config()
+        let noPad = try GPT2Model.randomlyInitialized(
+            GPT2Architecture(config: config, head: .sequenceClassification(labels: 2, regression: false)), backend: CPUBackend(), seed: 1)
         let two = TokenBatch(batch: 2, tokens: 3, inputIds: [2, 10, 3, 4, 5, 6])
         #expect { try noPad.classify(two, labels: [0, 1], regularization: nil, reduction: .batchMean) } throws: {
             "\($0)".contains("without \"pad_token_id\"")

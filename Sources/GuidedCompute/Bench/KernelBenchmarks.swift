@@ -16,6 +16,10 @@ public struct BenchShape: Sendable, CustomStringConvertible {
     public static let miniLM = BenchShape(name: "MiniLM", hidden: 384, ffn: 1536, layers: 6)
     public static let bertBase = BenchShape(name: "BERT-base", hidden: 768, ffn: 3072)
     public static let gpt2Small = BenchShape(name: "GPT-2 small", hidden: 768, ffn: 3072, vocab: 50257, family: "gpt2")
+    /// GPT-2 at MiniLM's width and depth (tools/bench_torch.py's `gpt2-tiny-6l`): quick, and
+    /// small enough for PoCL.
+    public static let gpt2Tiny6L = BenchShape(name: "GPT-2 6L-384", hidden: 384, ffn: 1536, vocab: 50257, layers: 6,
+                                              family: "gpt2")
 
     init(name: String, hidden: Int, ffn: Int, vocab: Int = 30522, layers: Int = 12, family: String = "bert") {
         self.name = name
