@@ -78,7 +78,8 @@ extension LanguageModel {
         return pass
     }
 
-    /// Uploads one parameter's values (host Float32, the checkpoint's layout).
+    /// Uploads one parameter's values (host Float32, as `transformers` stores them: [out, in] for a
+    /// Linear weight, [in, out] for GPT-2's Conv1D).
     public func setParameter(_ name: String, _ values: [Float]) throws {
         guard let slot = layout[name] else { throw ModelError("\(architecture.className) has no parameter \(name)") }
         guard values.count == slot.count else {

@@ -56,39 +56,16 @@ extension BertModel {
     public func maskedLM(_ batch: TokenBatch, labels: [Int32], regularization: Regularization?,
                          reduction: LossReduction) throws -> MaskedLMPass {
         guard architecture.head == .maskedLM else { throw ModelError("maskedLM needs a BertForMaskedLM, not \(architecture.head)") }
-        guard labels.count == batch.rows else { throw ModelError("labels: \(labels.count) for \(batch.batch)×\(batch.tokens) tokens") }
-        if let bad = labels.first(where: { $0 != -100 && ($0 < 0 || Int($0) >= config.vocabSize) }) {
-            throw ModelError("label \(bad) is neither -100 nor a token id below \(config.vocabSize)")
-        }
+        try PredictedTokens.validate(labels, batch, vocabulary: config.vocabSize)
         let encoder = try encode(batch, regularization: regularization)
         let h = architecture.hidden, v = architecture.vocabulary
 
-        // Per-sample lists of predicted positions, padded with row 0 of the sample and label −1.
-        var positions: [[Int]] = []
-        for n in 0..<batch.batch {
-            positions.append((0..<batch.tokens).filter { labels[n * batch.tokens + $0] != -100 })
+        let t = batch.tokens
+        let predicted = PredictedTokens(batch: batch.batch, tokens: t, reduction: reduction) { n, i in
+            labels[n * t + i] != -100 ? labels[n * t + i] : nil
         }
-        let perSample = max(1, positions.map(\.count).max() ?? 1)
-        let total = positions.map(\.count).reduce(0, +)
-        var rows: [Int32] = [], targets: [Int32] = [], weights: [Float] = []
-        for (n, list) in positions.enumerated() {
-            for k in 0..<perSample {
-                if k < list.count {
-                    rows.append(Int32(n * batch.tokens + list[k]))
-                    targets.append(labels[n * batch.tokens + list[k]])
-                    switch reduction {
-                    case .batchMean: weights.append(1 / Float(total))
-                    case .perSampleMean: weights.append(1 / Float(list.count))
-                    }
-                } else {
-                    rows.append(Int32(n * batch.tokens))
-                    targets.append(-1)
-                    weights.append(0)
-                }
-            }
-        }
-        let m = rows.count
-        let rowsIndex = try ops.upload(rows), labelsTensor = try ops.upload(targets)
+        let m = predicted.rows.count
+        let rowsIndex = try ops.upload(predicted.rows), labelsTensor = try ops.upload(predicted.targets)
         let gathered = try ops.allocate(m * h), transformed = try ops.allocate(m * h)
         let activated = try ops.allocate(m * h), normalized = try ops.allocate(m * h)
         try backend.embeddingGather(encoder.output, ids: rowsIndex, into: gathered, tokens: m, width: h)
@@ -102,24 +79,12 @@ extension BertModel {
                          b: ops.weight("embeddings.word_embeddings.weight"), ldb: h, beta: 0, c: logits, ldc: v)
         try backend.addBias(logits, ops.weight("cls.predictions.bias"), rows: m, columns: v)
 
-        let weightsTensor = try ops.allocate(m), losses = try ops.allocate(m), dLogits = try ops.allocate(m * v)
-        try backend.upload(weights, to: weightsTensor)
-        try backend.softmaxCrossEntropy(logits, labels: labelsTensor, weights: weightsTensor, losses: losses,
-                                        dLogits: dLogits, rows: m, classes: v)
-        let rowLosses = try backend.download(losses)
-        try ops.checkFinite(rowLosses, what: "masked-LM loss")
-        var sampleLosses: [Float?] = []
-        var sum = 0.0
-        for (n, list) in positions.enumerated() {
-            let s = (0..<list.count).reduce(0.0) { $0 + Double(rowLosses[n * perSample + $1]) }
-            sum += s
-            sampleLosses.append(list.isEmpty ? nil : Float(s / Double(list.count)))
-        }
-        return MaskedLMPass(encoder: encoder, perSample: perSample, rowsIndex: rowsIndex, labels: labelsTensor,
+        let (dLogits, sampleLosses, loss) = try predicted.crossEntropy(logits, labels: labelsTensor, classes: v, ops: ops,
+                                                                       what: "masked-LM loss")
+        return MaskedLMPass(encoder: encoder, perSample: predicted.perSample, rowsIndex: rowsIndex, labels: labelsTensor,
                             gathered: gathered, transformed: transformed, activated: activated, normalized: normalized,
                             norm: norm, logits: logits, dLogits: dLogits, sampleLosses: sampleLosses,
-                            loss: total > 0 ? Float(sum / Double(total)) : 0,
-                            skippedSamples: positions.filter(\.isEmpty).count)
+                            loss: loss, skippedSamples: predicted.skippedSamples)
     }
 
     /// Backward of `maskedLM` through the head and the encoder; parameter gradients go to `sink`.

@@ -65,20 +65,6 @@ public final class BertModel {
                        layerNormEps: Float(architecture.config.layerNormEps))
     }
 
-    /// Uploads one parameter's values (host Float32, `transformers` layout: [out, in] for weights).
-    public func setParameter(_ name: String, _ values: [Float]) throws {
-        guard let slot = layout[name] else { throw ModelError("\(architecture.head) has no parameter \(name)") }
-        guard values.count == slot.count else {
-            throw ModelError("\(name): \(values.count) values for shape \(slot.shape)")
-        }
-        try backend.upload(values, to: parameters.slice(slot))
-    }
-
-    public func parameter(_ name: String) throws -> [Float] {
-        guard let slot = layout[name] else { throw ModelError("\(architecture.head) has no parameter \(name)") }
-        return try backend.download(parameters.slice(slot))
-    }
-
     /// The shared parameterised ops over this model's parameters (`ModelOps`).
     let ops: ModelOps
 }

@@ -87,3 +87,80 @@ struct ModelConfigReader {
         return result
     }
 }
+
+/// A config file's bytes with `updates` applied (top-level keys replaced or added), as pretty-printed
+/// JSON with sorted keys, two-space indent and a final newline — the format transformers'
+/// `save_pretrained` writes. Fields not updated keep their original values exactly (numbers keep
+/// their literal text). Update values may be String, Bool, integers, finite Float/Double,
+/// NSNumber, NSNull, nil optionals, arrays and dictionaries (String or Int keys) of these.
+func updatedConfigJSON(_ json: Data, path: String, updates: [String: Any]) throws -> Data {
+    guard case var .object(members) = try StrictJSON.parse([UInt8](json)) else {
+        throw ModelError("\(path): expected a JSON object")  // Unreachable: validated when read.
+    }
+    for (key, value) in updates {
+        let converted = try ConfigJSONValue.convert(value, key: key, path: path)
+        if let index = members.firstIndex(where: { $0.key == key }) {
+            members[index].value = converted
+        } else {
+            members.append((key: key, value: converted))
+        }
+    }
+    var bytes = StrictJSON.serialize(.object(members), pretty: true, sortKeys: true)
+    bytes.append(0x0A)
+    return Data(bytes)
+}
+
+/// Swift values as the JSON a config file holds.
+enum ConfigJSONValue {
+    /// Converts a Swift / Foundation value to JSON for `jsonData(updating:)`.
+    static func convert(_ value: Any, key: String, path: String) throws -> StrictJSON.Value {
+        func fail(_ why: String) -> ModelError {
+            ModelError("\(path): cannot write \"\(key)\": \(why)")
+        }
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let wrapped = mirror.children.first?.value else { return .null }
+            return try convert(wrapped, key: key, path: path)
+        }
+        switch value {
+        case is NSNull: return .null
+        case let flag as Bool: return .bool(flag)
+        case let text as String: return .string(text)
+        case let number as Int: return .number(String(number))
+        case let number as Int64: return .number(String(number))
+        case let number as Int32: return .number(String(number))
+        case let number as UInt: return .number(String(number))
+        case let number as UInt64: return .number(String(number))
+        case let number as UInt32: return .number(String(number))
+        case let number as Double:
+            guard number.isFinite else { throw fail("\(number) is not a finite number") }
+            return .number(number.description)
+        case let number as Float:
+            guard number.isFinite else { throw fail("\(number) is not a finite number") }
+            return .number(number.description)
+        case let number as NSNumber:
+            let double = number.doubleValue
+            guard double.isFinite else { throw fail("\(number) is not a finite number") }
+            if let integer = Int64(exactly: double), String(integer) == number.stringValue {
+                return .number(String(integer))
+            }
+            return .number(double.description)
+        case let array as [Any]:
+            return .array(try array.map { try convert($0, key: key, path: path) })
+        case let dictionary as [AnyHashable: Any]:
+            var members: [(key: String, value: StrictJSON.Value)] = []
+            for (itemKey, itemValue) in dictionary {
+                let name: String
+                switch itemKey.base {
+                case let text as String: name = text
+                case let number as Int: name = String(number)
+                default: throw fail("dictionary key \(itemKey) is not a String or Int")
+                }
+                members.append((key: name, value: try convert(itemValue, key: key, path: path)))
+            }
+            return .object(members)
+        default:
+            throw fail("values of type \(type(of: value)) cannot be written as JSON")
+        }
+    }
+}

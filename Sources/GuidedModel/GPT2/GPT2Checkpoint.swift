@@ -94,24 +94,10 @@ public enum GPT2Checkpoint {
         }
         try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
 
-        var updates: [String: Any] = ["architectures": [a.head.description], "model_type": "gpt2"]
-        if case let .sequenceClassification(labels, regression) = a.head {
-            updates["num_labels"] = labels
-            updates["problem_type"] = regression ? "regression" : "single_label_classification"
-            if source.id2label.count != labels {
-                updates["id2label"] = Dictionary(uniqueKeysWithValues: (0..<labels).map { ("\($0)", "LABEL_\($0)") })
-                updates["label2id"] = Dictionary(uniqueKeysWithValues: (0..<labels).map { ("LABEL_\($0)", $0) })
-            }
-        }
+        let updates = CheckpointWriting.configUpdates(className: a.className, modelType: "gpt2", classifier: model.classifier,
+                                                      sourceLabelCount: source.id2label.count)
         try writeFileAtomically(source.jsonData(updating: updates), to: folder.appendingPathComponent("config.json"))
-        if let tokenizerFrom {
-            for name in tokenizerFiles {
-                let from = tokenizerFrom.appendingPathComponent(name)
-                guard fm.fileExists(atPath: from.path),
-                      from.standardizedFileURL != folder.appendingPathComponent(name).standardizedFileURL else { continue }
-                try writeFileAtomically(Data(contentsOf: from), to: folder.appendingPathComponent(name))
-            }
-        }
+        try CheckpointWriting.copyTokenizerFiles(tokenizerFiles, from: tokenizerFrom, to: folder)
     }
 }
 

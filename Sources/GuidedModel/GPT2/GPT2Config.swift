@@ -148,20 +148,7 @@ public struct GPT2Config: Sendable, Equatable {
     /// The original file with `updates` applied, formatted as `save_pretrained` writes it
     /// (see `BertConfig.jsonData(updating:)`).
     public func jsonData(updating updates: [String: Any] = [:]) throws -> Data {
-        guard case var .object(members) = try StrictJSON.parse([UInt8](json)) else {
-            throw ModelError("\(path): expected a JSON object")  // Unreachable: validated in init.
-        }
-        for (key, value) in updates {
-            let converted = try BertConfig.jsonValue(value, key: key, path: path)
-            if let index = members.firstIndex(where: { $0.key == key }) {
-                members[index].value = converted
-            } else {
-                members.append((key: key, value: converted))
-            }
-        }
-        var bytes = StrictJSON.serialize(.object(members), pretty: true, sortKeys: true)
-        bytes.append(0x0A)
-        return Data(bytes)
+        try updatedConfigJSON(json, path: path, updates: updates)
     }
 
     public static func == (lhs: GPT2Config, rhs: GPT2Config) -> Bool {

@@ -44,61 +44,27 @@ extension GPT2Model {
         guard architecture.head == .languageModel else {
             throw ModelError("causalLM needs a GPT2LMHeadModel, not \(architecture.head)")
         }
-        guard labels.count == batch.rows else { throw ModelError("labels: \(labels.count) for \(batch.batch)×\(batch.tokens) tokens") }
-        if let bad = labels.first(where: { $0 != -100 && ($0 < 0 || Int($0) >= config.vocabSize) }) {
-            throw ModelError("label \(bad) is neither -100 nor a token id below \(config.vocabSize)")
-        }
+        try PredictedTokens.validate(labels, batch, vocabulary: config.vocabSize)
         let decoder = try decode(batch, regularization: regularization)
         let h = architecture.hidden, v = architecture.vocabulary, t = batch.tokens
 
-        var positions: [[Int]] = []
-        for n in 0..<batch.batch {
-            positions.append((0..<max(0, t - 1)).filter { labels[n * t + $0 + 1] != -100 })
+        // Position i is scored against the next token's label, as transformers shifts them.
+        let predicted = PredictedTokens(batch: batch.batch, tokens: t, reduction: reduction) { n, i in
+            i + 1 < t && labels[n * t + i + 1] != -100 ? labels[n * t + i + 1] : nil
         }
-        let perSample = max(1, positions.map(\.count).max() ?? 1)
-        let total = positions.map(\.count).reduce(0, +)
-        var rows: [Int32] = [], targets: [Int32] = [], weights: [Float] = []
-        for (n, list) in positions.enumerated() {
-            for k in 0..<perSample {
-                if k < list.count {
-                    rows.append(Int32(n * t + list[k]))
-                    targets.append(labels[n * t + list[k] + 1])
-                    switch reduction {
-                    case .batchMean: weights.append(1 / Float(total))
-                    case .perSampleMean: weights.append(1 / Float(list.count))
-                    }
-                } else {
-                    rows.append(Int32(n * t))
-                    targets.append(-1)
-                    weights.append(0)
-                }
-            }
-        }
-        let m = rows.count
-        let rowsIndex = try ops.upload(rows), labelsTensor = try ops.upload(targets)
+        let m = predicted.rows.count
+        let rowsIndex = try ops.upload(predicted.rows), labelsTensor = try ops.upload(predicted.targets)
         let gathered = try ops.allocate(m * h)
         try backend.embeddingGather(decoder.output, ids: rowsIndex, into: gathered, tokens: m, width: h)
         let logits = try ops.allocate(m * v)
         try backend.gemm(transposeA: false, transposeB: true, m: m, n: v, k: h, alpha: 1, a: gathered, lda: h,
                          b: ops.weight("wte.weight"), ldb: h, beta: 0, c: logits, ldc: v)
 
-        let weightsTensor = try ops.allocate(m), losses = try ops.allocate(m), dLogits = try ops.allocate(m * v)
-        try backend.upload(weights, to: weightsTensor)
-        try backend.softmaxCrossEntropy(logits, labels: labelsTensor, weights: weightsTensor, losses: losses,
-                                        dLogits: dLogits, rows: m, classes: v)
-        let rowLosses = try backend.download(losses)
-        try ops.checkFinite(rowLosses, what: "causal-LM loss")
-        var sampleLosses: [Float?] = []
-        var sum = 0.0
-        for (n, list) in positions.enumerated() {
-            let s = (0..<list.count).reduce(0.0) { $0 + Double(rowLosses[n * perSample + $1]) }
-            sum += s
-            sampleLosses.append(list.isEmpty ? nil : Float(s / Double(list.count)))
-        }
-        return CausalLMPass(decoder: decoder, perSample: perSample, rowsIndex: rowsIndex, labels: labelsTensor,
+        let (dLogits, sampleLosses, loss) = try predicted.crossEntropy(logits, labels: labelsTensor, classes: v, ops: ops,
+                                                                       what: "causal-LM loss")
+        return CausalLMPass(decoder: decoder, perSample: predicted.perSample, rowsIndex: rowsIndex, labels: labelsTensor,
                             gathered: gathered, logits: logits, dLogits: dLogits, sampleLosses: sampleLosses,
-                            loss: total > 0 ? Float(sum / Double(total)) : 0,
-                            skippedSamples: positions.filter(\.isEmpty).count)
+                            loss: loss, skippedSamples: predicted.skippedSamples)
     }
 
     /// Backward of `causalLM` through the tied head and the decoder; parameter gradients go to `sink`.

@@ -24,20 +24,6 @@ public final class GPT2Model {
                        layerNormEps: Float(architecture.config.layerNormEpsilon))
     }
 
-    /// Uploads one parameter's values (host Float32, as `transformers` stores them: Conv1D [in, out]).
-    public func setParameter(_ name: String, _ values: [Float]) throws {
-        guard let slot = layout[name] else { throw ModelError("\(architecture.head) has no parameter \(name)") }
-        guard values.count == slot.count else {
-            throw ModelError("\(name): \(values.count) values for shape \(slot.shape)")
-        }
-        try backend.upload(values, to: parameters.slice(slot))
-    }
-
-    public func parameter(_ name: String) throws -> [Float] {
-        guard let slot = layout[name] else { throw ModelError("\(architecture.head) has no parameter \(name)") }
-        return try backend.download(parameters.slice(slot))
-    }
-
     /// A model with every parameter initialised as `transformers`' GPT-2 `_init_weights` does, from `seed`.
     public static func randomlyInitialized(_ architecture: GPT2Architecture, backend: Backend, seed: UInt64) throws -> GPT2Model {
         let model = try GPT2Model(architecture: architecture, backend: backend)
