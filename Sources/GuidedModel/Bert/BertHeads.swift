@@ -168,29 +168,11 @@ extension BertModel {
         let input = try ops.regularize(pooled, into: dropped, site: architecture.site(.classifier), regularization)
         let logitsTensor = try ops.allocate(b * classes)
         try ops.linear(input, "classifier", into: logitsTensor, rows: b, inFeatures: h, outFeatures: classes)
-        let logits = try backend.download(logitsTensor)
-        try ops.checkFinite(logits, what: "classifier logits")
-
-        let scale: Float = reduction == .batchMean ? 1 / Float(b) : 1
-        let dLogits = try ops.allocate(b * classes)
-        var sampleLosses: [Float]
-        if regression {
-            // MSELoss on logits.squeeze(): mean over the batch of (ŷ − y)².
-            sampleLosses = (0..<b).map { (logits[$0 * classes] - labels[$0]) * (logits[$0 * classes] - labels[$0]) }
-            var grad = [Float](repeating: 0, count: b * classes)
-            for n in 0..<b { grad[n * classes] = 2 * (logits[n * classes] - labels[n]) * scale }
-            try backend.upload(grad, to: dLogits)
-        } else {
-            let losses = try ops.allocate(b), weights = try ops.allocate(b)
-            try backend.fill(weights, with: scale)
-            try backend.softmaxCrossEntropy(logitsTensor, labels: ops.upload(labels.map { Int32($0) }), weights: weights,
-                                            losses: losses, dLogits: dLogits, rows: b, classes: classes)
-            sampleLosses = try backend.download(losses)
-        }
-        let loss = sampleLosses.reduce(0, +) / Float(b)
+        let result = try ClassifierLoss(logitsTensor, labels: labels, batch: b, classes: classes, regression: regression,
+                                        reduction: reduction, ops: ops, what: "classifier logits")
         return ClassificationPass(encoder: encoder, clsRows: clsRows, clsHidden: clsHidden, pooled: pooled,
-                                  classifierInput: input, dLogits: dLogits, logits: logits,
-                                  sampleLosses: sampleLosses, loss: loss)
+                                  classifierInput: input, dLogits: result.dLogits, logits: result.logits,
+                                  sampleLosses: result.sampleLosses, loss: result.loss)
     }
 
     public func classifyBackward(_ pass: ClassificationPass, sink: GradientSink) throws {

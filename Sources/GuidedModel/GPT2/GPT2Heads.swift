@@ -153,28 +153,10 @@ extension GPT2Model {
         try backend.embeddingGather(decoder.output, ids: lastRows, into: lastHidden, tokens: b, width: h)
         let logitsTensor = try ops.allocate(b * classes)
         try ops.linear(lastHidden, "score", into: logitsTensor, rows: b, inFeatures: h, outFeatures: classes, bias: false)
-        let logits = try backend.download(logitsTensor)
-        try ops.checkFinite(logits, what: "score logits")
-
-        let scale: Float = reduction == .batchMean ? 1 / Float(b) : 1
-        let dLogits = try ops.allocate(b * classes)
-        var sampleLosses: [Float]
-        if regression {
-            // MSELoss on logits.squeeze(): mean over the batch of (ŷ − y)².
-            sampleLosses = (0..<b).map { (logits[$0 * classes] - labels[$0]) * (logits[$0 * classes] - labels[$0]) }
-            var grad = [Float](repeating: 0, count: b * classes)
-            for n in 0..<b { grad[n * classes] = 2 * (logits[n * classes] - labels[n]) * scale }
-            try backend.upload(grad, to: dLogits)
-        } else {
-            let losses = try ops.allocate(b), weights = try ops.allocate(b)
-            try backend.fill(weights, with: scale)
-            try backend.softmaxCrossEntropy(logitsTensor, labels: ops.upload(labels.map { Int32($0) }), weights: weights,
-                                            losses: losses, dLogits: dLogits, rows: b, classes: classes)
-            sampleLosses = try backend.download(losses)
-        }
-        let loss = sampleLosses.reduce(0, +) / Float(b)
-        return GPT2ClassificationPass(decoder: decoder, lastRows: lastRows, lastHidden: lastHidden, dLogits: dLogits,
-                                      logits: logits, sampleLosses: sampleLosses, loss: loss)
+        let result = try ClassifierLoss(logitsTensor, labels: labels, batch: b, classes: classes, regression: regression,
+                                        reduction: reduction, ops: ops, what: "score logits")
+        return GPT2ClassificationPass(decoder: decoder, lastRows: lastRows, lastHidden: lastHidden, dLogits: result.dLogits,
+                                      logits: result.logits, sampleLosses: result.sampleLosses, loss: result.loss)
     }
 
     public func classifyBackward(_ pass: GPT2ClassificationPass, sink: GradientSink) throws {
