@@ -44,20 +44,12 @@ extension BertModel {
     /// The encoder forward: embeddings, then every layer, keeping activations for `encoderBackward`.
     public func encode(_ batch: TokenBatch, regularization: Regularization?) throws -> EncoderPass {
         let a = architecture, rows = batch.rows, h = a.hidden
-        guard batch.tokens <= config.maxPositionEmbeddings else {
-            throw ModelError("sequence of \(batch.tokens) tokens is longer than max_position_embeddings \(config.maxPositionEmbeddings)")
-        }
-        if let bad = batch.inputIds.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-            throw ModelError("token id \(bad) outside the vocabulary of \(config.vocabSize)")
-        }
+        let mask = try ops.checkedAttentionMask(batch, positions: config.maxPositionEmbeddings,
+                                                positionsKey: "max_position_embeddings", vocabulary: config.vocabSize)
         if let bad = batch.tokenTypeIds.first(where: { $0 < 0 || Int($0) >= config.typeVocabSize }) {
             throw ModelError("token type id \(bad) outside type_vocab_size \(config.typeVocabSize)")
         }
         let shape = AttentionShape(batch: batch.batch, heads: a.heads, tokens: batch.tokens, headDim: a.headDim)
-
-        // transformers' extended attention mask: 0 where attended, the most negative float elsewhere.
-        let mask = try ops.allocate(rows)
-        try backend.upload(batch.attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 }, to: mask)
 
         let sum = try ops.uninitialized(rows * h), scratch = try ops.uninitialized(rows * h)
         try backend.embeddingGather(ops.weight("embeddings.word_embeddings.weight"), ids: ops.upload(batch.inputIds),

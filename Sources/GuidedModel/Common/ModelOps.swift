@@ -126,3 +126,20 @@ struct LayerNormSaved {
         rstd = try ops.allocate(rows)
     }
 }
+
+extension ModelOps {
+    /// Checks a batch's length against the position embeddings (`positionsKey` names the config
+    /// field) and its ids against the vocabulary, then uploads `transformers`' additive attention
+    /// mask [batch · tokens]: 0 where attended, the most negative float at padding keys.
+    func checkedAttentionMask(_ batch: TokenBatch, positions: Int, positionsKey: String, vocabulary: Int) throws -> Tensor {
+        guard batch.tokens <= positions else {
+            throw ModelError("sequence of \(batch.tokens) tokens is longer than \(positionsKey) \(positions)")
+        }
+        if let bad = batch.inputIds.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+            throw ModelError("token id \(bad) outside the vocabulary of \(vocabulary)")
+        }
+        let mask = try allocate(batch.rows)
+        try backend.upload(batch.attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 }, to: mask)
+        return mask
+    }
+}

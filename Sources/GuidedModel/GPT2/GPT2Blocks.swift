@@ -47,16 +47,9 @@ extension GPT2Model {
     /// causal mask, as `transformers` does for a right-padded batch.
     public func decode(_ batch: TokenBatch, regularization: Regularization?) throws -> GPT2DecoderPass {
         let a = architecture, rows = batch.rows, h = a.hidden
-        guard batch.tokens <= config.maxPositions else {
-            throw ModelError("sequence of \(batch.tokens) tokens is longer than n_positions \(config.maxPositions)")
-        }
-        if let bad = batch.inputIds.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-            throw ModelError("token id \(bad) outside the vocabulary of \(config.vocabSize)")
-        }
+        let mask = try ops.checkedAttentionMask(batch, positions: config.maxPositions, positionsKey: "n_positions",
+                                                vocabulary: config.vocabSize)
         let shape = AttentionShape(batch: batch.batch, heads: a.heads, tokens: batch.tokens, headDim: a.headDim)
-        // transformers' 4D mask: 0 where attended, the most negative float at padding keys.
-        let mask = try ops.allocate(rows)
-        try backend.upload(batch.attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 }, to: mask)
 
         let sum = try ops.uninitialized(rows * h), positions = try ops.uninitialized(rows * h)
         try backend.embeddingGather(ops.weight("wte.weight"), ids: ops.upload(batch.inputIds), into: sum, tokens: rows, width: h)
