@@ -15,7 +15,7 @@ public struct BertConfig: Sendable, Equatable {
     /// the tanh approximation (`gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`: the same function).
     public static let supportedHiddenActs = ["gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast"]
     /// Values accepted for `problem_type` (besides absent / null).
-    public static let problemTypes = ["regression", "single_label_classification", "multi_label_classification"]
+    public static let problemTypes = ClassifierLabels.problemTypes
 
     public let vocabSize: Int
     public let hiddenSize: Int
@@ -111,40 +111,14 @@ public struct BertConfig: Sendable, Equatable {
         }
         tieWordEmbeddings = try reader.bool("tie_word_embeddings", default: true)
 
-        if reader.isNullOrAbsent("problem_type") {
-            problemType = nil
-        } else {
-            let value = try reader.string("problem_type", default: "")
-            guard Self.problemTypes.contains(value) else {
-                throw ModelError("\(path): \"problem_type\" is \"\(value)\"; expected one of "
-                    + Self.problemTypes.joined(separator: ", ") + " or null")
-            }
-            problemType = value
-        }
-
         if reader.isNullOrAbsent("architectures") {
             architectures = nil
         } else {
             architectures = try reader.stringArray("architectures")
         }
 
-        let parsedID2Label = try reader.id2label()
-        var declaredNumLabels: Int?
-        if !reader.isNullOrAbsent("num_labels") {
-            declaredNumLabels = try reader.positiveInt("num_labels", default: 2)
-        }
-        if let parsedID2Label {
-            id2label = parsedID2Label
-            numLabels = parsedID2Label.count
-        } else {
-            numLabels = declaredNumLabels ?? 2
-            id2label = Dictionary(uniqueKeysWithValues: (0..<numLabels).map { ($0, "LABEL_\($0)") })
-        }
-        if let parsedLabel2ID = try reader.label2id() {
-            label2id = parsedLabel2ID
-        } else {
-            label2id = Dictionary(id2label.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
-        }
+        let labels = try reader.classifierLabels()
+        (numLabels, id2label, label2id, problemType) = (labels.numLabels, labels.id2label, labels.label2id, labels.problemType)
     }
 
     /// Size of one attention head (`hiddenSize / numAttentionHeads`).

@@ -164,3 +164,38 @@ enum ConfigJSONValue {
         }
     }
 }
+
+/// The classification fields of every `transformers` config (`PretrainedConfig`), read alike for
+/// each architecture.
+struct ClassifierLabels {
+    /// `id2label.count` when the file has `id2label`, else `num_labels`, else 2.
+    let numLabels: Int
+    /// Keys are exactly `0..<numLabels`; `LABEL_i` when the file has none (as transformers).
+    let id2label: [Int: String]
+    /// As in the file; the inverse of `id2label` when absent.
+    let label2id: [String: Int]
+    let problemType: String?
+
+    static let problemTypes = ["regression", "single_label_classification", "multi_label_classification"]
+}
+
+extension ModelConfigReader {
+    func classifierLabels() throws -> ClassifierLabels {
+        var problemType: String?
+        if !isNullOrAbsent("problem_type") {
+            let value = try string("problem_type", default: "")
+            guard ClassifierLabels.problemTypes.contains(value) else {
+                throw ModelError("\(path): \"problem_type\" is \"\(value)\"; expected one of "
+                    + ClassifierLabels.problemTypes.joined(separator: ", ") + " or null")
+            }
+            problemType = value
+        }
+        let parsed = try id2label()
+        let declared = isNullOrAbsent("num_labels") ? nil : try positiveInt("num_labels", default: 2)
+        let numLabels = parsed?.count ?? declared ?? 2
+        let id2label = parsed ?? Dictionary(uniqueKeysWithValues: (0..<numLabels).map { ($0, "LABEL_\($0)") })
+        let label2id = try label2id()
+            ?? Dictionary(id2label.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
+        return ClassifierLabels(numLabels: numLabels, id2label: id2label, label2id: label2id, problemType: problemType)
+    }
+}

@@ -110,29 +110,10 @@ public struct GPT2Config: Sendable, Equatable {
         padTokenId = reader.isNullOrAbsent("pad_token_id") ? nil
             : try reader.int("pad_token_id", default: 0, requirement: tokenRequirement, inVocabulary)
 
-        if reader.isNullOrAbsent("problem_type") {
-            problemType = nil
-        } else {
-            let value = try reader.string("problem_type", default: "")
-            guard BertConfig.problemTypes.contains(value) else {
-                throw unsupported("\"problem_type\" is \"\(value)\"; expected one of "
-                    + BertConfig.problemTypes.joined(separator: ", ") + " or null")
-            }
-            problemType = value
-        }
         architectures = reader.isNullOrAbsent("architectures") ? nil : try reader.stringArray("architectures")
 
-        let parsedID2Label = try reader.id2label()
-        let declared = reader.isNullOrAbsent("num_labels") ? nil : try reader.positiveInt("num_labels", default: 2)
-        if let parsedID2Label {
-            id2label = parsedID2Label
-            numLabels = parsedID2Label.count
-        } else {
-            numLabels = declared ?? 2
-            id2label = Dictionary(uniqueKeysWithValues: (0..<numLabels).map { ($0, "LABEL_\($0)") })
-        }
-        label2id = try reader.label2id()
-            ?? Dictionary(id2label.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
+        let labels = try reader.classifierLabels()
+        (numLabels, id2label, label2id, problemType) = (labels.numLabels, labels.id2label, labels.label2id, labels.problemType)
     }
 
     /// Size of one attention head.
