@@ -37,28 +37,12 @@ public enum BertCheckpoint {
         let head = head ?? Self.head(of: config)
         let architecture = try BertArchitecture(config: config, head: head)
         let model = try BertModel(architecture: architecture, backend: backend)
-        var report = LoadReport()
-        var used = Set<String>()
         var random = InitRandom(seed: seed)
-        for slot in architecture.layout.slots {
-            let candidates = architecture.isHeadParameter(slot.name) ? [slot.name] : ["bert." + slot.name, slot.name]
-                + (slot.name == "cls.predictions.bias" ? ["cls.predictions.decoder.bias"] : [])
-            if let stored = candidates.first(where: { checkpoint.entry($0) != nil }), let (entry, file) = checkpoint.entry(stored) {
-                guard entry.shape == slot.shape else {
-                    throw ModelError("\(file): tensor \(stored) has shape \(entry.shape), expected \(slot.shape) for this config")
-                }
-                try model.setParameter(slot.name, try checkpoint.floats(stored))
-                used.insert(stored)
-                if stored.hasPrefix("bert.") { report.prefixed = true }
-                report.found.append(slot.name)
-            } else {
-                try model.setParameter(slot.name, initialValues(slot, config: config, random: &random))
-                report.initialized.append(slot.name)
-            }
+        // A stored decoder weight is the word embeddings (tied); older checkpoints name the bias after the decoder.
+        let report = try model.read(checkpoint, aliases: ["cls.predictions.bias": ["cls.predictions.decoder.bias"]],
+                                    tied: ["cls.predictions.decoder.weight"]) {
+            initialValues($0, config: config, random: &random)
         }
-        // A stored decoder weight is the word embeddings (tied); it is used, not a separate tensor.
-        for name in ["cls.predictions.decoder.weight"] where checkpoint.entry(name) != nil { used.insert(name) }
-        report.unused = checkpoint.tensorNames.filter { !used.contains($0) }.sorted()
         return (model, report)
     }
 

@@ -27,42 +27,24 @@ public enum GPT2Checkpoint {
         let checkpoint = try CheckpointFolder(url: folder)
         var config = try checkpoint.gpt2Config()
         let head = head ?? Self.head(of: config)
-        var report = LoadReport()
+        var notes: [String] = []
         if case .sequenceClassification = head, config.padTokenId == nil {
             // GPT-2 has no pad token, and its classifier finds each sequence's last token by it:
             // the usual recipe (`config.pad_token_id = tokenizer.eos_token_id`), kept when saved.
             config = try GPT2Config(data: config.jsonData(updating: ["pad_token_id": config.eosTokenId]), path: config.path)
-            report.notes.append("pad_token_id was not set: using eos_token_id \(config.eosTokenId), as the GPT-2 classification recipe does")
+            notes.append("pad_token_id was not set: using eos_token_id \(config.eosTokenId), as the GPT-2 classification recipe does")
         }
         let architecture = try GPT2Architecture(config: config, head: head)
         let model = try GPT2Model(architecture: architecture, backend: backend)
-        var used = Set<String>()
-        var random = InitRandom(seed: seed)
-        for slot in architecture.layout.slots {
-            let candidates = architecture.isHeadParameter(slot.name) ? [slot.name] : ["transformer." + slot.name, slot.name]
-            if let stored = candidates.first(where: { checkpoint.entry($0) != nil }), let (entry, file) = checkpoint.entry(stored) {
-                guard entry.shape == slot.shape else {
-                    throw ModelError("\(file): tensor \(stored) has shape \(entry.shape), expected \(slot.shape) for this config")
-                }
-                try model.setParameter(slot.name, try checkpoint.floats(stored))
-                used.insert(stored)
-                if stored.hasPrefix("transformer.") { report.prefixed = true }
-                report.found.append(slot.name)
-            } else {
-                try model.setParameter(slot.name, initialValues(slot, config: config, random: &random))
-                report.initialized.append(slot.name)
-            }
-        }
         // A stored LM head is the word embeddings (tied); it is used, not a separate tensor.
-        if let (entry, file) = checkpoint.entry("lm_head.weight") {
-            guard entry.shape == [config.vocabSize, config.hiddenSize] else {
-                throw ModelError("\(file): tensor lm_head.weight has shape \(entry.shape), expected "
-                    + "\([config.vocabSize, config.hiddenSize]) (tied to wte)")
-            }
-            used.insert("lm_head.weight")
+        if let (entry, file) = checkpoint.entry("lm_head.weight"), entry.shape != [config.vocabSize, config.hiddenSize] {
+            throw ModelError("\(file): tensor lm_head.weight has shape \(entry.shape), expected "
+                + "\([config.vocabSize, config.hiddenSize]) (tied to wte)")
         }
-        report.unused = checkpoint.tensorNames.filter { !used.contains($0) }.sorted()
-        return (model, report)
+        var random = InitRandom(seed: seed)
+        var read = try model.read(checkpoint, tied: ["lm_head.weight"]) { initialValues($0, config: config, random: &random) }
+        read.notes = notes
+        return (model, read)
     }
 
     /// `transformers`' `_init_weights` for GPT-2: LayerNorm 1 and 0, biases 0, every weight
