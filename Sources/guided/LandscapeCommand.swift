@@ -165,7 +165,7 @@ struct Landscape: ParsableCommand {
             chosen = try LandscapeDirections(contentsOf: URL(fileURLWithPath: directions), architecture: architecture)
         } else {
             chosen = LandscapeDirections.random(layout: architecture.layout, parameters: try computeBackend.download(network.parameters),
-                                                seed: seed, normalization: normalize)
+                                                seed: seed, normalization: normalize, inputMajor: architecture.isInputMajor)
             try chosen.write(to: directionsURL, architecture: architecture)
         }
 

@@ -255,3 +255,29 @@ import Testing
         #expect(plots.count == 1 && plots[0].name == "landscape-1d.svg" && plots[0].svg.contains("random-80pct-element"))
     }
 }
+
+/// Filter normalisation per output unit for GPT-2, whose `Conv1D` weights are stored [in, out].
+@Suite struct ConvFilterNormalisationTests {
+    @Test func conv1DOutputUnitsAreColumns() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../GuidedModelTests/Fixtures/tiny-gpt2").standardizedFileURL
+        let (model, _) = try ModelLoader.load(folder, role: .pretraining, backend: CPUBackend())
+        let architecture = model.architecture
+        let weights = try model.backend.download(model.parameters)
+        let filter = LandscapeDirections.random(layout: model.layout, parameters: weights, seed: 5, normalization: .filter,
+                                                inputMajor: { architecture.isInputMajor($0) })
+        func norm(_ values: [Float]) -> Double { values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
+        let cAttn = try #require(model.layout["h.0.attn.c_attn.weight"]), wte = try #require(model.layout["wte.weight"])
+        #expect(architecture.isInputMajor(cAttn) && !architecture.isInputMajor(wte))
+        #expect(!architecture.isInputMajor(try #require(model.layout["h.0.ln_1.weight"])))
+        let (inputs, outputs) = (cAttn.shape[0], cAttn.shape[1])
+        for column in [0, 17, outputs - 1] {
+            let indices = (0..<inputs).map { cAttn.offset + $0 * outputs + column }
+            let w = norm(indices.map { weights[$0] }), d = norm(indices.map { filter.delta[$0] })
+            #expect(abs(d - w) <= 1e-4 * w, "column \(column): |δ| \(d) vs |w| \(w)")
+        }
+        // wte keeps rows (token vectors).
+        let row = (0..<wte.shape[1]).map { wte.offset + 3 * wte.shape[1] + $0 }
+        #expect(abs(norm(row.map { filter.eta[$0] }) - norm(row.map { weights[$0] })) <= 1e-4 * norm(row.map { weights[$0] }))
+    }
+}

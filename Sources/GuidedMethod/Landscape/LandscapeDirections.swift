@@ -6,8 +6,8 @@ import GuidedModel
 public enum DirectionNormalization: String, Sendable, Codable, CaseIterable {
     /// Each tensor to its weights' Frobenius norm (the paper code's).
     case layer
-    /// Each output row of a matrix to that row's norm (Li et al.'s filter normalisation; a Linear
-    /// weight's rows are its output units, an embedding's its token vectors).
+    /// Each output unit of a matrix to that unit's norm (Li et al.'s filter normalisation): a
+    /// Linear weight's rows, a `Conv1D` weight's columns (stored [in, out]), an embedding's token vectors.
     case filter
 }
 
@@ -27,15 +27,17 @@ public struct LandscapeDirections: Sendable {
 
     /// Random normal directions, drawn per tensor from SplitMix64 seeded by (seed, direction, tensor
     /// index) so a tensor's direction does not depend on the others, then normalised to `parameters`.
+    /// `inputMajor` says which matrices are stored [in, out] (`ModelArchitecture.isInputMajor`).
     public static func random(layout: ParameterLayout, parameters: [Float], seed: UInt64,
-                              normalization: DirectionNormalization) -> LandscapeDirections {
+                              normalization: DirectionNormalization,
+                              inputMajor: (ParameterSlot) -> Bool = { _ in false }) -> LandscapeDirections {
         precondition(parameters.count == layout.totalCount, "parameters do not match the layout")
         func draw(_ which: UInt64) -> [Float] {
             var direction = [Float](repeating: 0, count: layout.totalCount)
             for (t, slot) in layout.slots.enumerated() where moves(slot) {
                 var generator = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ which &* 0xD1B5_4A32_D192_ED03 &+ UInt64(t))
                 fillNormal(&direction[slot.offset..<(slot.offset + slot.count)], &generator)
-                normalize(&direction, parameters, slot, normalization)
+                normalize(&direction, parameters, slot, normalization, inputMajor: inputMajor(slot))
             }
             return direction
         }
@@ -62,18 +64,27 @@ public struct LandscapeDirections: Sendable {
         }
     }
 
-    /// Scales `direction`'s part for `slot` so its norm (per tensor, or per row) is the weights'.
+    /// Scales `direction`'s part for `slot` so its norm (per tensor, or per output unit: a row, or
+    /// a column of an input-major matrix) is the weights'.
     static func normalize(_ direction: inout [Float], _ parameters: [Float], _ slot: ParameterSlot,
-                          _ normalization: DirectionNormalization) {
-        let rowLength = normalization == .filter ? slot.shape.dropFirst().reduce(1, *) : slot.count
-        for start in stride(from: slot.offset, to: slot.offset + slot.count, by: rowLength) {
+                          _ normalization: DirectionNormalization, inputMajor: Bool = false) {
+        // Unit u's elements: offset + u·unitStride + k·elementStride for k < unitLength.
+        let rows = slot.shape[0], rowLength = slot.count / max(1, rows)
+        let (units, unitLength, unitStride, elementStride): (Int, Int, Int, Int)
+        switch (normalization, inputMajor) {
+        case (.layer, _): (units, unitLength, unitStride, elementStride) = (1, slot.count, 0, 1)
+        case (.filter, false): (units, unitLength, unitStride, elementStride) = (rows, rowLength, rowLength, 1)
+        case (.filter, true): (units, unitLength, unitStride, elementStride) = (rowLength, rows, 1, rowLength)
+        }
+        for u in 0..<units {
+            let indices = (0..<unitLength).lazy.map { slot.offset + u * unitStride + $0 * elementStride }
             var d2 = 0.0, w2 = 0.0
-            for i in start..<(start + rowLength) {
+            for i in indices {
                 d2 += Double(direction[i]) * Double(direction[i])
                 w2 += Double(parameters[i]) * Double(parameters[i])
             }
             let scale = d2 > 0 ? Float((w2 / d2).squareRoot()) : 0
-            for i in start..<(start + rowLength) { direction[i] *= scale }
+            for i in indices { direction[i] *= scale }
         }
     }
 

@@ -81,6 +81,9 @@ public protocol ModelArchitecture: Sendable {
     func layerGroup(of name: String) -> LayerGroupKey
     /// One line on the shapes for people (`guided inspect`).
     var shapeSummary: String { get }
+    /// Whether a matrix parameter is stored [in, out] (GPT-2's `Conv1D`) rather than [out, in]:
+    /// its output units are columns, not rows.
+    func isInputMajor(_ slot: ParameterSlot) -> Bool
 }
 
 extension ModelArchitecture {

@@ -5,6 +5,7 @@ extension BertArchitecture: ModelArchitecture {
     public var family: ModelFamily { .bert }
     public var className: String { head.description }
     public var basePrefix: String { "bert." }
+    public func isInputMajor(_ slot: ParameterSlot) -> Bool { false }
     public var isBase: Bool { head == .encoder }
     public var shapeSummary: String {
         "\(layers) layers, hidden \(hidden), \(heads) heads, FFN \(intermediate), vocabulary \(vocabulary), "

@@ -5,6 +5,10 @@ extension GPT2Architecture: ModelArchitecture {
     public var family: ModelFamily { .gpt2 }
     public var className: String { head.description }
     public var basePrefix: String { "transformer." }
+    /// `c_attn`, `c_proj` and `c_fc` are `Conv1D`s, stored [in, out].
+    public func isInputMajor(_ slot: ParameterSlot) -> Bool {
+        slot.shape.count == 2 && slot.name.hasPrefix("h.") && slot.name.hasSuffix(".weight") && !slot.name.contains(".ln_")
+    }
     public var isBase: Bool { head == .base }
     public var shapeSummary: String {
         "\(layers) layers, hidden \(hidden), \(heads) heads, MLP \(intermediate), vocabulary \(vocabulary), "
