@@ -21,12 +21,16 @@ extension CPUBackend {
     public func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws {
         precondition(x.count == batch * tokens * width && out.count == batch * width, "sumOverTokens: shape mismatch")
         let px = floats(x), po = floats(out)
+        // Row by row into a Double accumulator per sample: contiguous reads, the same sums in the
+        // same order (t ascending) as a column walk.
+        var sums = [Double](repeating: 0, count: width)
         for n in 0..<batch {
-            for j in 0..<width {
-                var s = 0.0
-                for t in 0..<tokens { s += Double(px[(n * tokens + t) * width + j]) }
-                po[n * width + j] = Float(s)
+            for j in 0..<width { sums[j] = 0 }
+            for t in 0..<tokens {
+                let row = px + (n * tokens + t) * width
+                for j in 0..<width { sums[j] += Double(row[j]) }
             }
+            for j in 0..<width { po[n * width + j] = Float(sums[j]) }
         }
     }
 

@@ -29,11 +29,12 @@ extension CPUBackend {
         }
         let blockRows = max(8, min(rows, (1 << 16) / columns))
         let blocks = (rows + blockRows - 1) / blockRows
-        // One gradient block per chunk, allocated once: freeing blocks this size inside the loop
-        // returns them to the kernel each time, and the TLB shootdowns cost more than the work.
+        // One gradient block per chunk, from the backend's pool: fresh pages on every call fault on
+        // first write (and the TLB shootdowns of returning them cost more than the work).
         let blockSize = blockRows * columns
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: parallelChunkLimit * blockSize)
-        defer { scratch.deallocate() }
+        let blocksTensor = try allocateUninitialized(parallelChunkLimit * blockSize)
+        let scratch = floats(blocksTensor)
+        withExtendedLifetime(blocksTensor) {
         parallelChunks(blocks, work: batch * rows * columns * max(tokens, 1)) { chunk, range in
             let g = scratch + chunk * blockSize
             for block in range {
@@ -56,6 +57,7 @@ extension CPUBackend {
                     for j in 0..<count { f[j] += g[j] * g[j] }
                 }
             }
+        }
         }
     }
 }
