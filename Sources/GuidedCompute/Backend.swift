@@ -147,7 +147,8 @@ public protocol Backend: AnyObject {
     /// for every sample n, `fisher[r, c] += (Σₜ a[n, t, r] · b[n, t, c] + lookups)²` with
     /// a: [batch, tokens, rows], b: [batch, tokens, columns], fisher: [rows, columns]. The optional
     /// `lookup` adds embedding rows to sample n's gradient before squaring (a tied LM head).
-    /// `scratch` is the caller's buffer for per-sample gradients (at least rows × columns).
+    /// `scratch` is the caller's buffer for per-sample gradients (at least rows × columns; unused,
+    /// and may be smaller, where `fusesOuterSquares`).
     /// The default is `composedOuterSquares`; the CPU backend fuses it one block of rows at a time.
     func accumulateOuterSquares(a: Tensor, b: Tensor, batch: Int, tokens: Int, rows: Int, columns: Int,
                                 lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws

@@ -15,7 +15,7 @@ public struct FisherFile: Sendable {
     public enum MetadataKey {
         /// Number of samples the mean is over (an integer).
         public static let samples = "samples"
-        /// Samples skipped because the MLM masking selected no token (an integer).
+        /// Samples skipped for having no predicted token (an integer).
         public static let skipped = "skipped"
         public static let seed = "seed"
         /// Fraction of the corpus sampled.

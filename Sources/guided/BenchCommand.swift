@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "OpenCL device: an index from `guided devices`, or a substring of its name.")
     var device: String?
 
-    @Option(help: "Sizes to run: minilm, bert-base, gpt2-tiny-6l or gpt2-small (these two with --models or --fisher), or all.")
+    @Option(help: "Sizes to run: minilm, bert-base, gpt2-tiny-6l, gpt2-small, or all (kernels: MiniLM and BERT-base; a GPT-2 shape alone times the kernels at its sizes).")
     var shapes: ShapeSelection = .all
 
     @Option(help: "Timed runs per op (the median is reported).")
@@ -31,10 +31,10 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the CPU backend.")
     var openclOnly = false
 
-    @Flag(help: "Time whole models instead of kernels: an evaluation forward and a training step (forward, backward, AdamW) with dropout 0.1 and with a guided schedule, of a BERT with random weights, on --backend.")
+    @Flag(help: "Time whole models instead of kernels: an evaluation forward and a training step (forward, backward, AdamW) with dropout 0.1 and with a guided schedule, of a BERT or GPT-2 with random weights, on --backend.")
     var models = false
 
-    @Flag(help: "Time the exact per-sample Fisher (masked-LM forward, backward, squaring) of a BERT with random weights on --backend, batched against batch size 1 (the paper code's method) in the same run.")
+    @Flag(help: "Time the exact per-sample Fisher (pretraining-loss forward, backward, squaring) of a BERT (masked LM) or GPT-2 (causal LM) with random weights on --backend, batched against batch size 1 (the paper code's method) in the same run.")
     var fisher = false
 
     @Option(help: "With --models: the backend to time (cpu or opencl; run one per process to compare peak memory).")

@@ -8,7 +8,7 @@ import Logging
 
 struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fine-tune a BERT on a GLUE task with standard, Gaussian or guided dropout.",
+        abstract: "Fine-tune a BERT or GPT-2 on a GLUE task with standard, Gaussian or guided dropout.",
         discussion: """
             The paper's recipe (§3), every value a flag: AdamW (lr 2e-5, β 0.9/0.999, ε 1e-6, no weight \
             decay), linear warm-up over the first 10% of steps then linear decay, 3 epochs, batch 8, \
@@ -30,7 +30,7 @@ struct Finetune: ParsableCommand {
             checkpoint in OUTPUT, and with --predictions one {"label", "prediction"} per evaluation example.
             """)
 
-    @Option(help: "A BERT checkpoint folder (config.json, model.safetensors, vocab.txt).")
+    @Option(help: "A BERT or GPT-2 checkpoint folder (config.json, model.safetensors, tokenizer files).")
     var model: String
 
     @Option(help: "GLUE task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli.")

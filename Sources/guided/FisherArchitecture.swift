@@ -13,6 +13,8 @@ func fisherArchitecture(of file: FisherFile, model: String) throws -> any ModelA
     for head in ["classifier.weight", "score.weight"] {
         if let labels = file.shapes[head]?.first { roles.append(.classification(labels: labels, regression: labels == 1)) }
     }
-    let candidates = try roles.map { try ModelLoader.architecture(folder, role: $0) }
-    return candidates.first { (try? file.validate(against: $0)) != nil } ?? candidates[0]
+    // A role the checkpoint cannot take (a head shape from the file that fits no config) is no candidate.
+    let candidates = roles.dropFirst().compactMap { try? ModelLoader.architecture(folder, role: $0) }
+    let asSaved = try ModelLoader.architecture(folder, role: .asSaved)
+    return ([asSaved] + candidates).first { (try? file.validate(against: $0)) != nil } ?? asSaved
 }

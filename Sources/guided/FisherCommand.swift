@@ -7,7 +7,7 @@ import Logging
 
 struct Fisher: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Estimate the empirical Fisher information of a BERT (and merge, report, compare Fisher files).",
+        abstract: "Estimate the empirical Fisher information of a BERT or GPT-2 (and merge, report, compare Fisher files).",
         subcommands: [FisherEstimate.self, FisherMerge.self, FisherReportCommand.self, FisherCompareCommand.self],
         defaultSubcommand: FisherEstimate.self)
 }
@@ -34,7 +34,7 @@ struct FisherEstimate: ParsableCommand {
             and on Ctrl-C; --resume continues to the same result as an uninterrupted run.
             """)
 
-    @Option(help: "A BERT or GPT-2 checkpoint folder (config.json, model.safetensors, tokenizer files). A missing MLM head is initialised.")
+    @Option(help: "A BERT or GPT-2 checkpoint folder (config.json, model.safetensors, tokenizer files). A missing BERT MLM head is initialised.")
     var model: String
 
     @Option(help: "The Fisher file to write (.safetensors).")

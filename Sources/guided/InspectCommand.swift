@@ -19,7 +19,7 @@ struct Inspect: ParsableCommand {
     @Option(help: "Read as: auto (the checkpoint's own architecture), base (also: encoder), lm (the pretraining head; also: mlm), or classifier.")
     var head: HeadArgument = .auto
 
-    @Option(help: "Number of labels for --head classifier (1 means regression).")
+    @Option(help: "Number of labels for --head classifier (1 means regression; default: the checkpoint's num_labels).")
     var numLabels: Int?
 
     @Flag(help: "Machine-readable output on stdout.")
@@ -28,7 +28,7 @@ struct Inspect: ParsableCommand {
     func run() throws {
         let folder = URL(fileURLWithPath: model)
         let checkpoint = try CheckpointFolder(url: folder)
-        let role = try head.role(numLabels: numLabels)
+        let role = try head.role(numLabels: numLabels, configured: { try ModelLoader.configuredClassifier(folder) })
         // Reading every tensor is what checks them; the CPU backend holds them without a device.
         let (loaded, report) = try ModelLoader.load(folder, role: role, backend: CPUBackend())
         let a = loaded.architecture
@@ -69,13 +69,17 @@ struct Inspect: ParsableCommand {
 enum HeadArgument: String, ExpressibleByArgument, CaseIterable {
     case auto, base, encoder, mlm, lm, classifier
 
-    func role(numLabels: Int?) throws -> ModelRole {
+    /// `configured`: the checkpoint's own classifier, for `classifier` without `--num-labels`.
+    func role(numLabels: Int?, configured: () throws -> (labels: Int, regression: Bool)) throws -> ModelRole {
         switch self {
         case .auto: return .asSaved
         case .base, .encoder: return .base
         case .mlm, .lm: return .pretraining
         case .classifier:
-            let labels = numLabels ?? 2
+            guard let labels = numLabels else {
+                let (labels, regression) = try configured()
+                return .classification(labels: labels, regression: regression)
+            }
             guard labels >= 1 else { throw ValidationError("--num-labels must be at least 1") }
             return .classification(labels: labels, regression: labels == 1)
         }

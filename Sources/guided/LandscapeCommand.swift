@@ -7,15 +7,16 @@ import Logging
 
 struct Landscape: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The masked-LM loss landscape around a checkpoint, perturbing all, the top, bottom or random parameters by Fisher.",
+        abstract: "The pretraining-loss landscape around a checkpoint, perturbing all, the top, bottom or random parameters by Fisher.",
         discussion: """
             f(α, β) = L(θ₀ + αδ + βη) on a --grid × --grid lattice over --range (a 1-D slice f(α) with \
-            --1d), where L is the mean over --samples masked samples of each one's mean masked-LM \
-            cross-entropy, the same masks at every point, the model in evaluation mode.
+            --1d), where L is the mean over --samples samples of each one's mean pretraining \
+            cross-entropy (BERT: masked LM, the same masks at every point; GPT-2: causal LM), the model \
+            in evaluation mode.
 
             δ and η are random normal (--seed), zero for vectors (biases, LayerNorm), each matrix scaled to \
-            its weights' norm (--normalize layer, the paper code's) or each of its rows to the row's \
-            (--normalize filter, Li et al.'s); they are saved as OUTPUT/directions.safetensors and reused \
+            its weights' norm (--normalize layer, the paper code's) or each output unit to the unit's \
+            (--normalize filter, Li et al.'s: rows, or columns of GPT-2's Conv1D weights); they are saved as OUTPUT/directions.safetensors and reused \
             with --directions.
 
             --perturb picks what moves (comma-separated for several surfaces in one run): all, or the \
@@ -30,7 +31,7 @@ struct Landscape: ParsableCommand {
             --resume continues a killed run. A negative range needs the = form: --range=-1:1.
             """)
 
-    @Option(help: "A BERT checkpoint folder (a missing MLM head is initialised, as transformers does).")
+    @Option(help: "A BERT or GPT-2 checkpoint folder (a missing MLM head is initialised, as transformers does).")
     var model: String
 
     @OptionGroup var source: MaskedSampleSource
@@ -208,7 +209,7 @@ struct Landscape: ParsableCommand {
         let document = try LandscapeOutput.json(settings: settings, surfaces: surfaces)
         try writeFileAtomically(document, to: out.appendingPathComponent("landscape.json"))
         try writeFileAtomically(Data(LandscapeOutput.csv(surfaces).utf8), to: out.appendingPathComponent("landscape.csv"))
-        let plots = LandscapeOutput.plots(surfaces)
+        let plots = LandscapeOutput.plots(surfaces, lossName: network.family.objective == .causalLM ? "causal-LM loss" : "masked-LM loss")
         for plot in plots { try writeFileAtomically(Data(plot.svg.utf8), to: out.appendingPathComponent(plot.name)) }
 
         let table = TextTable(columns: ["surface", "moved", "L(θ₀)", "rise at r", "curvature α", "curvature β", "grid min", "grid max"])

@@ -31,7 +31,8 @@ struct MaskedSampleSource: ParsableArguments {
     func samples(for model: any LanguageModel, tokenizer: TextTokenizer, seed: UInt64, fraction: Double = 1,
                  limit: Int?, log: Logger) throws -> [MaskedSample] {
         if let inputs {
-            let all = try readMaskedSamples(URL(fileURLWithPath: inputs))
+            var all = try readMaskedSamples(URL(fileURLWithPath: inputs))
+            if model.family.objective == .causalLM { all = try causal(all, file: inputs) }
             return limit.map { Array(all.prefix($0)) } ?? all
         }
         guard maxLength <= model.maxPositions else {
@@ -58,6 +59,21 @@ struct MaskedSampleSource: ParsableArguments {
             }
         }
         return all
+    }
+
+    /// Causal-LM samples read from a file: labels must be the ids (or −100), as
+    /// `DataCollatorForLanguageModeling(mlm=False)` writes them; the first token's label becomes −100,
+    /// since no position predicts it (the loss is the same, and `predicted` counts what is scored).
+    private func causal(_ samples: [MaskedSample], file: String) throws -> [MaskedSample] {
+        try samples.enumerated().map { k, sample in
+            if let t = sample.labels.indices.first(where: { sample.labels[$0] != -100 && sample.labels[$0] != sample.inputIds[$0] }) {
+                throw ValidationError("\(file): sample \(k + 1): label \(sample.labels[t]) differs from input id "
+                    + "\(sample.inputIds[t]) at position \(t); a causal LM reads labels = input_ids (a masked-LM dump?)")
+            }
+            var fixed = sample
+            fixed.labels[0] = -100
+            return fixed
+        }
     }
 
     private func encodings(_ document: String, _ tokenizer: TextTokenizer) -> [Encoding] {

@@ -33,7 +33,7 @@ struct SweepPlanCommand: ParsableCommand {
             your cluster's partition and GPU lines before submitting).
             """)
 
-    @Option(help: "The BERT checkpoint folder every job fine-tunes.")
+    @Option(help: "The BERT or GPT-2 checkpoint folder every job fine-tunes.")
     var model: String
 
     @Option(help: "Task data: the GLUE root folder (glue_data/, holding MRPC/, RTE/, ...) for every task, or TASK=PATH for one; repeatable.")

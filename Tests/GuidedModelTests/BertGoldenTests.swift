@@ -48,7 +48,8 @@ import Testing
         let (model, _) = try BertCheckpoint.load(Fixtures.url("tiny-bert"), backend: kind.make())
         let labels = try g.int64s("mlm_labels").map(Int32.init)
         let pass = try model.maskedLM(Self.batch(), labels: labels, regularization: nil, reduction: .perSampleMean)
-        let sink = try FisherAccumulator(backend: model.backend, layout: model.layout, scratchLimit: scratchLimit)
+        let sink = try FisherAccumulator(backend: model.backend, layout: model.layout, scratchLimit: scratchLimit,
+                                         tiedTable: model.tiedTable)
         try model.maskedLMBackward(pass, sink: sink)
         let samples = pass.sampleLosses.compactMap { $0 }.count
         #expect(Float(samples) == (try g.floats("mlm_fisher_count"))[0])

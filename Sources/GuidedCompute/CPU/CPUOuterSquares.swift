@@ -32,11 +32,11 @@ extension CPUBackend {
         // One gradient block per chunk, from the backend's pool: fresh pages on every call fault on
         // first write (and the TLB shootdowns of returning them cost more than the work).
         let blockSize = blockRows * columns
-        let blocksTensor = try allocateUninitialized(parallelChunkLimit * blockSize)
-        let scratch = floats(blocksTensor)
+        let blocksTensor = try allocateUninitialized(min(parallelChunkLimit, blocks) * blockSize)
+        let gradientBlocks = floats(blocksTensor)
         withExtendedLifetime(blocksTensor) {
         parallelChunks(blocks, work: batch * rows * columns * max(tokens, 1)) { chunk, range in
-            let g = scratch + chunk * blockSize
+            let g = gradientBlocks + chunk * blockSize
             for block in range {
                 let r0 = block * blockRows, m = min(blockRows, rows - r0), count = m * columns
                 let f = pf + r0 * columns

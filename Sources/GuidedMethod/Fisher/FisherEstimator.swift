@@ -80,7 +80,7 @@ public final class FisherEstimator {
         self.samples = samples
         order = Self.processingOrder(samples)
         self.checkpoint = checkpoint
-        accumulator = try FisherAccumulator(backend: model.backend, layout: model.layout, tiedTable: model.tiedTable ?? "")
+        accumulator = try FisherAccumulator(backend: model.backend, layout: model.layout, tiedTable: model.tiedTable)
     }
 
     /// Samples per window of the length sort.

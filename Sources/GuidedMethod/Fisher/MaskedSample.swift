@@ -100,7 +100,7 @@ extension Array where Element == MaskedSample {
 
 extension TokenBatch {
     /// A batch of masked samples padded to the longest (dynamic padding), and its labels
-    /// ([batch, tokens], −100 on padding) for `BertModel.maskedLM`.
+    /// ([batch, tokens], −100 on padding) for a model's pretraining loss.
     public static func padded(_ samples: [MaskedSample], padId: Int32) -> (batch: TokenBatch, labels: [Int32]) {
         let tokens = samples.map(\.inputIds.count).max() ?? 1
         func pad(_ rows: [[Int32]], _ value: Int32) -> [Int32] {

@@ -105,7 +105,7 @@ public struct LandscapeDirections: Sendable {
     }
 
     /// Reads directions written by `write(to:architecture:)` (or by hand: a tensor left out is a zero
-    /// direction). Names may carry `bert.` or not; every tensor must be a matrix of the model with
+    /// direction). Names may carry the base prefix (`bert.`, `transformer.`) or not; every tensor must be a matrix of the model with
     /// its shape, and every value finite.
     public init(contentsOf url: URL, architecture: any ModelArchitecture) throws {
         let file = try SafeTensorsFile(contentsOf: url)

@@ -84,7 +84,8 @@ public enum LandscapeOutput {
 
     /// The plots, by file name: in 2-D a heatmap with contours per surface; in 1-D one chart with
     /// every surface's curve (the paper's Figure 2 series).
-    public static func plots(_ surfaces: [LandscapeSurface]) -> [(name: String, svg: String)] {
+    /// `lossName` labels the loss axis ("masked-LM loss", "causal-LM loss").
+    public static func plots(_ surfaces: [LandscapeSurface], lossName: String = "masked-LM loss") -> [(name: String, svg: String)] {
         guard let first = surfaces.first else { return [] }
         if first.betas == [0] {
             let series = surfaces.enumerated().map { k, surface in
@@ -93,7 +94,7 @@ public enum LandscapeOutput {
             }
             var chart = LineChart(title: "Loss along δ: L(θ₀ + αδ)",
                                   subtitle: surfaces.map { "\($0.name): \($0.summaryLine)" }.joined(separator: " · "),
-                                  x: Axis("α"), y: Axis("masked-LM loss"), series: series)
+                                  x: Axis("α"), y: Axis(lossName), series: series)
             chart.referenceLines = [ReferenceLine(y: first.sharpness.centre, label: "L(θ₀)", color: "#7f7f7f")]
             if surfaces.count > 3 { chart.subtitle = "\(surfaces.count) perturbed sets; sharpness in landscape.json" }
             return [("landscape-1d.svg", chart.svg())]
@@ -102,7 +103,7 @@ public enum LandscapeOutput {
             let values = surface.betas.indices.map { j in surface.alphas.indices.map { i in surface.loss[i][j] } }
             let map = Heatmap(title: "Loss landscape: \(surface.description)", subtitle: surface.summaryLine,
                               xs: surface.alphas, ys: surface.betas, values: values, xLabel: "α (along δ)",
-                              yLabel: "β (along η)", colorLabel: "masked-LM loss")
+                              yLabel: "β (along η)", colorLabel: lossName)
             return ("landscape-\(surface.name).svg", map.svg())
         }
     }

@@ -58,7 +58,7 @@ public enum ScheduleShape: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A guided-dropout schedule (../shared/DESIGN.md, "Schedule"; paper §2.3 and appendix A.4): the
-/// dropout sites of a BERT sorted by the Fisher score of the layer group that precedes each one,
+/// dropout sites of a model sorted by the Fisher score of the layer group that precedes each one,
 /// ascending, with p assigned from `pUpper` (lowest score: least informative, most regularised)
 /// down to `pLower` (highest score).
 ///
@@ -73,7 +73,7 @@ public struct DropoutSchedule: Sendable, Equatable {
     /// One scheduled site.
     public struct Entry: Sendable, Equatable {
         public let site: DropoutSite
-        /// The layer group that precedes the site (name without `bert.`).
+        /// The layer group that precedes the site (name without the base prefix).
         public let group: String
         public let score: Double
         /// Position in ascending score order: 0 is the least informative site (p_upper).
@@ -134,7 +134,7 @@ public struct DropoutSchedule: Sendable, Equatable {
         self.aggregate = aggregate
     }
 
-    /// The schedule of a BERT from its Fisher file: the file is validated against `architecture`
+    /// The schedule of a model from its Fisher file: the file is validated against `architecture`
     /// (names, shapes, finite non-negative values), the layer groups of `LayerGroup.groups` that
     /// precede a dropout site are scored with `aggregate`, and their sites scheduled.
     public init(fisher: FisherFile, architecture: any ModelArchitecture, aggregate: GroupAggregate = .meanOfMeans,

@@ -17,6 +17,20 @@ public enum ModelLoader {
         }
     }
 
+    /// The classifier `config.json` describes: `num_labels` (from `id2label` when present) and
+    /// whether it regresses (`problem_type` "regression", or one label).
+    public static func configuredClassifier(_ folder: URL) throws -> (labels: Int, regression: Bool) {
+        let checkpoint = try CheckpointFolder(url: folder)
+        switch try ModelFamily.of(checkpoint) {
+        case .bert:
+            let c = try checkpoint.bertConfig()
+            return (c.numLabels, c.problemType == "regression" || (c.problemType == nil && c.numLabels == 1))
+        case .gpt2:
+            let c = try checkpoint.gpt2Config()
+            return (c.numLabels, c.isRegression)
+        }
+    }
+
     /// Loads `folder` in `role`; tensors the checkpoint lacks for that head are initialised as
     /// `transformers` does from `seed`, and the report lists them.
     public static func load(_ folder: URL, role: ModelRole, backend: Backend,

@@ -130,7 +130,7 @@ public enum ModelBenchmarks {
     /// (~15%, as the MLM collator); GPT-2: every token after the first (the causal LM).
     public static func fisher(_ shape: BenchShape, on backend: Backend, rounds: Int) throws -> FisherBenchResult {
         let model = try model(shape, role: .pretraining, backend: backend)
-        let accumulator = try FisherAccumulator(backend: backend, layout: model.layout, tiedTable: model.tiedTable ?? "")
+        let accumulator = try FisherAccumulator(backend: backend, layout: model.layout, tiedTable: model.tiedTable)
         let b = shape.batch, t = shape.tokens
         let ids = (0..<(b * t)).map { Int32(1000 + ($0 * 7919) % 29000) }
         let causal = shape.family == "gpt2"

@@ -142,9 +142,4 @@ public struct BertArchitecture: Sendable {
     public func isHeadParameter(_ name: String) -> Bool {
         name.hasPrefix("cls.") || name.hasPrefix("classifier.")
     }
-
-    public func site(_ kind: DropoutSite.Kind) -> DropoutSite {
-        guard let site = sites.first(where: { $0.kind == kind }) else { preconditionFailure("no dropout site \(kind)") }
-        return site
-    }
 }

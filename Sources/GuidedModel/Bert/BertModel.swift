@@ -55,7 +55,6 @@ public final class BertModel {
     public let parameters: Tensor
 
     public var config: BertConfig { architecture.config }
-    public var layout: ParameterLayout { architecture.layout }
 
     public init(architecture: BertArchitecture, backend: Backend) throws {
         self.architecture = architecture

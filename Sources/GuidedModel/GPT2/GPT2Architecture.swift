@@ -104,9 +104,4 @@ public struct GPT2Architecture: Sendable {
 
     /// Head tensors (`score.*`) keep their names in every checkpoint; decoder ones may carry `transformer.`.
     public func isHeadParameter(_ name: String) -> Bool { name.hasPrefix("score.") }
-
-    public func site(_ kind: DropoutSite.Kind) -> DropoutSite {
-        guard let site = sites.first(where: { $0.kind == kind }) else { preconditionFailure("no dropout site \(kind)") }
-        return site
-    }
 }

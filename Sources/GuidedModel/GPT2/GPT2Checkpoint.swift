@@ -29,6 +29,11 @@ public enum GPT2Checkpoint {
         let head = head ?? Self.head(of: config)
         var notes: [String] = []
         if case .sequenceClassification = head, config.padTokenId == nil {
+            guard config.eosTokenId < config.vocabSize else {
+                throw ModelError("\(config.path): a GPT-2 classifier finds each sequence's last token by pad_token_id, which is "
+                    + "not set, and eos_token_id \(config.eosTokenId) is outside the vocabulary of \(config.vocabSize); "
+                    + "set pad_token_id in config.json")
+            }
             // GPT-2 has no pad token, and its classifier finds each sequence's last token by it:
             // the usual recipe (`config.pad_token_id = tokenizer.eos_token_id`), kept when saved.
             config = try GPT2Config(data: config.jsonData(updating: ["pad_token_id": config.eosTokenId]), path: config.path)

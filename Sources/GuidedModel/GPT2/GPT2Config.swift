@@ -117,7 +117,6 @@ public struct GPT2Config: Sendable, Equatable {
     }
 
     /// Size of one attention head.
-    public var headSize: Int { hiddenSize / numHeads }
 
     /// The GELU form `activation_function` names.
     public var geluForm: GeluForm { activationFunction == "gelu" ? .erf : .tanh }

@@ -55,9 +55,11 @@ extension GPT2ClassificationPass: ClassifierPass {}
 
 extension GPT2Model: LanguageModel {
     public var maxPositions: Int { config.maxPositions }
-    /// The pad token when the config names one, else end-of-text (GPT-2 has no pad token; padded
-    /// positions are masked out and carry no label, so the id only has to be a valid one).
-    public var paddingId: Int32 { Int32(config.padTokenId ?? config.eosTokenId) }
+    /// The pad token when the config names one, else end-of-text, else 0 (GPT-2 has no pad token;
+    /// padded positions are masked out and carry no label, so the id only has to be a valid one).
+    public var paddingId: Int32 {
+        Int32(config.padTokenId ?? (config.eosTokenId < config.vocabSize ? config.eosTokenId : 0))
+    }
     public var tiedTable: String? { architecture.head == .languageModel ? GPT2Architecture.tiedTable : nil }
     public var classifier: (labels: Int, regression: Bool)? {
         guard case let .sequenceClassification(labels, regression) = architecture.head else { return nil }

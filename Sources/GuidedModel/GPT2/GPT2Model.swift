@@ -14,7 +14,6 @@ public final class GPT2Model {
     let ops: ModelOps
 
     public var config: GPT2Config { architecture.config }
-    public var layout: ParameterLayout { architecture.layout }
 
     public init(architecture: GPT2Architecture, backend: Backend) throws {
         self.architecture = architecture

@@ -20,7 +20,7 @@ public struct SweepJob: Sendable, Equatable, Codable {
 /// exists (finetune writes it atomically, last), so rerunning a sweep reruns nothing that finished
 /// and resumes the rest from their saved training state.
 public struct SweepPlan: Sendable, Equatable, Codable {
-    /// The BERT checkpoint folder every job starts from (absolute).
+    /// The checkpoint folder every job starts from (absolute).
     public var model: String
     /// Per task (its raw value), the data path given to `finetune --data` (absolute).
     public var data: [String: String]

@@ -8,8 +8,9 @@ import GuidedCompute
 /// The tied MLM decoder is the one subtle case: a sample's word-embedding gradient is the decoder's
 /// dense part `dLogitsₙᵀ hₙ` *plus* the rows its tokens looked up, and the square must be of the
 /// sum. The decoder call is held until the word-embedding lookup's, and both are added per sample
-/// in scratch before squaring. `tiedTable` names that table (`wte.weight` for GPT-2, whose tied LM
-/// head has no bias); a model calls the sink for the decoder before the lookup.
+/// in scratch before squaring. `tiedTable` names that table (`LanguageModel.tiedTable`:
+/// `embeddings.word_embeddings.weight` for BERT's MLM head, `wte.weight` for GPT-2's LM head, which
+/// has no bias; nil when no head is tied); a model calls the sink for the decoder before the lookup.
 public final class FisherAccumulator: GradientSink {
     public let backend: Backend
     public let layout: ParameterLayout
@@ -20,10 +21,9 @@ public final class FisherAccumulator: GradientSink {
     private var scratch: Tensor?
     private var layerNormScratch: [Int: (Tensor, Tensor)] = [:]
     private var heldDecoder: (bias: ParameterSlot?, x: Tensor, dY: Tensor, tokens: Int)?
-    private let tiedTable: String
+    private let tiedTable: String?
 
-    public init(backend: Backend, layout: ParameterLayout, scratchLimit: Int = 1 << 24,
-                tiedTable: String = "embeddings.word_embeddings.weight") throws {
+    public init(backend: Backend, layout: ParameterLayout, scratchLimit: Int = 1 << 24, tiedTable: String?) throws {
         self.backend = backend
         self.layout = layout
         self.scratchLimit = scratchLimit
