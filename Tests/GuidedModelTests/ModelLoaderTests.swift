@@ -18,6 +18,13 @@ import Testing
         #expect(regression.layout["classifier.weight"]?.shape == [1, 32])
     }
 
+    @Test func configuredClassifierIsTheCheckpoints() throws {
+        #expect(try ModelLoader.configuredClassifier(Fixtures.url("tiny-bert-cls")) == (3, false))
+        #expect(try ModelLoader.configuredClassifier(Fixtures.url("tiny-bert-reg")) == (1, true))
+        #expect(try ModelLoader.configuredClassifier(Fixtures.url("tiny-gpt2-cls")) == (3, false))
+        #expect(try ModelLoader.configuredClassifier(Fixtures.url("tiny-gpt2-reg")) == (1, true))
+    }
+
     @Test func bertLayerGroupsFollowTheNetwork() throws {
         let a = try ModelLoader.architecture(Fixtures.url("tiny-bert"), role: .pretraining)
         #expect(a.layerGroup(of: "bert.embeddings.LayerNorm.weight") == LayerGroupKey(name: "embeddings", rank: [0], site: .embeddings))
