@@ -24,7 +24,7 @@ public enum ModelLoader {
         switch try ModelFamily.of(checkpoint) {
         case .bert:
             let c = try checkpoint.bertConfig()
-            return (c.numLabels, c.problemType == "regression" || (c.problemType == nil && c.numLabels == 1))
+            return (c.numLabels, c.isRegression)
         case .gpt2:
             let c = try checkpoint.gpt2Config()
             return (c.numLabels, c.isRegression)

@@ -22,7 +22,7 @@ public enum BertCheckpoint {
         switch config.architectures?.first {
         case "BertForMaskedLM", "BertForPreTraining": return .maskedLM
         case "BertForSequenceClassification":
-            return .sequenceClassification(labels: config.numLabels, regression: config.problemType == "regression")
+            return .sequenceClassification(labels: config.numLabels, regression: config.isRegression)
         default: return .encoder
         }
     }

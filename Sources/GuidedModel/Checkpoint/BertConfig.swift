@@ -121,6 +121,10 @@ public struct BertConfig: Sendable, Equatable {
         (numLabels, id2label, label2id, problemType) = (labels.numLabels, labels.id2label, labels.label2id, labels.problemType)
     }
 
+    /// Whether a classification head regresses (MSE on one output), as `BertForSequenceClassification`
+    /// decides: `problem_type` "regression", or one label and no problem type.
+    public var isRegression: Bool { ClassifierLabels.isRegression(problemType: problemType, numLabels: numLabels) }
+
     /// Size of one attention head (`hiddenSize / numAttentionHeads`).
     public var headSize: Int { hiddenSize / numAttentionHeads }
 

@@ -177,6 +177,12 @@ struct ClassifierLabels {
     let problemType: String?
 
     static let problemTypes = ["regression", "single_label_classification", "multi_label_classification"]
+
+    /// Whether a classification head regresses (MSE on one output), as `transformers`' sequence
+    /// classifiers decide: `problem_type` "regression", or one label and no problem type.
+    static func isRegression(problemType: String?, numLabels: Int) -> Bool {
+        problemType == "regression" || (problemType == nil && numLabels == 1)
+    }
 }
 
 extension ModelConfigReader {

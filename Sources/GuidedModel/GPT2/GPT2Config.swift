@@ -123,7 +123,7 @@ public struct GPT2Config: Sendable, Equatable {
 
     /// Whether a classification head regresses (MSE on one output), as `GPT2ForSequenceClassification`
     /// decides: `problem_type` "regression", or one label and no problem type.
-    public var isRegression: Bool { problemType == "regression" || (problemType == nil && numLabels == 1) }
+    public var isRegression: Bool { ClassifierLabels.isRegression(problemType: problemType, numLabels: numLabels) }
 
     /// The original file with `updates` applied, formatted as `save_pretrained` writes it
     /// (see `BertConfig.jsonData(updating:)`).
