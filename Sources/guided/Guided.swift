@@ -48,6 +48,7 @@ struct BackendOptions: ParsableArguments {
     func make(_ log: Logger) throws -> Backend {
         let selected = try backend.choice.make(device: device)
         log.info("backend: \(selected.backend.name) (\(selected.reason))")
+        if selected.backend is CPUBackend, let advice = OpenBLASCore.adviceHere { log.notice("\(advice)") }
         return selected.backend
     }
 }

@@ -80,7 +80,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         // parallel loops run, and on few cores the two pools fight. Each sgemm call is single
         // threaded and `gemmStridedBatched` splits the work across cores itself.
         openblas_set_num_threads(1)
-        name = "cpu (\(ProcessInfo.processInfo.activeProcessorCount) threads, OpenBLAS sgemm)"
+        name = "cpu (\(ProcessInfo.processInfo.activeProcessorCount) threads, OpenBLAS sgemm: \(OpenBLASCore.current) kernels)"
     }
 
     // MARK: Memory

@@ -29,6 +29,10 @@ public final class FisherAccumulator: GradientSink {
         self.scratchLimit = scratchLimit
         self.tiedTable = tiedTable
         fisher = try backend.allocate(layout.totalCount)
+        // Written once now, so that every page is faulted in by a write. The squares read each
+        // Fisher element before writing it; on fresh host memory that first read maps the shared
+        // zero page, and the write after it copies the page and flushes every core's TLB.
+        try backend.fill(fisher, with: 0)
     }
 
     private func scratch(atLeast count: Int) throws -> Tensor {
