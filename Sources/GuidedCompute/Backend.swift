@@ -21,6 +21,11 @@ public enum GeluForm: String, Sendable, CaseIterable {
 public protocol Backend: AnyObject {
     /// A short description, e.g. `cpu (OpenBLAS)` or `opencl: NVIDIA H100 80GB HBM3`.
     var name: String { get }
+    /// What one more batch costs, in tokens of work: where samples of mixed lengths are batched,
+    /// a batch is worth splitting when that saves more padded tokens than this. On a CPU the work
+    /// is the token count (small: 32); a GPU runs a small batch in about the time of a full one
+    /// (large: batches stay full).
+    var batchOverheadTokens: Int { get }
 
     // MARK: Memory
 
@@ -205,4 +210,5 @@ import Foundation
 
 extension Backend {
     public func allocateUninitialized(_ count: Int) throws -> Tensor { try allocate(count) }
+    public var batchOverheadTokens: Int { 32 }
 }

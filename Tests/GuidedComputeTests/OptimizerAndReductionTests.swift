@@ -90,6 +90,13 @@ import Testing
         #expect(try cpu.countNonFinite(t) == 4)
         #expect(try cpu.countNonFinite(t.slice(1, 16)) == 1)
         #expect(try cpu.countNonFinite(cpu.tensor([1, 2, 3])) == 0)
+        // Large enough to be split across the cores, with non-finite values in every part and in
+        // the unaligned tail.
+        var big = [Float](repeating: 0.5, count: 1_000_003)
+        let bad = [0, 4095, 4096, 333_333, 600_001, 999_999, 1_000_002]
+        for (k, i) in bad.enumerated() { big[i] = [Float.nan, .infinity, -.infinity][k % 3] }
+        #expect(try cpu.countNonFinite(cpu.tensor(big)) == bad.count)
+        #expect(try cpu.countNonFinite(cpu.tensor(big).slice(1, 1_000_000)) == bad.count - 2)
     }
 
     // MARK: Elementwise

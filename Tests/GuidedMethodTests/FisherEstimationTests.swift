@@ -104,7 +104,6 @@ import Testing
         #expect(worst <= 1e-5 * scale, "batch \(batchSize): |Δ| \(worst) vs max \(scale)")
     }
 
-    /// Interrupted after two batches and resumed in a new estimator: the same bytes as one run.
     /// Samples are taken longest first within windows of 256, ties in order, whatever the batch size.
     @Test func processingOrderSortsByLengthWithinWindows() {
         let lengths = (0..<600).map { 3 + ($0 * 37) % 50 }
@@ -123,6 +122,41 @@ import Testing
         }
     }
 
+    /// Batches never exceed the batch size, fill up where lengths are equal, and have the least
+    /// padded work plus per-batch overhead of any split into consecutive runs (brute force).
+    @Test func batchEndsMinimiseTokensPlusOverhead() {
+        #expect(FisherEstimator.batchEnds(lengths: Array(repeating: 128, count: 20), batchSize: 8, overheadTokens: 32) == [8, 16, 20])
+        #expect(FisherEstimator.batchEnds(lengths: [], batchSize: 8, overheadTokens: 32) == [])
+        // One long sample and short ones: the long one goes alone instead of padding seven.
+        #expect(FisherEstimator.batchEnds(lengths: [128] + Array(repeating: 10, count: 7), batchSize: 8, overheadTokens: 32) == [1, 8])
+        // A GPU's overhead: the fewest batches, and the least padding among those.
+        #expect(FisherEstimator.batchEnds(lengths: [128] + Array(repeating: 10, count: 9), batchSize: 8, overheadTokens: 1 << 20) == [2, 10])
+
+        func work(_ lengths: [Int], _ ends: [Int], _ overhead: Int) -> Int {
+            zip([0] + ends, ends).reduce(0) { $0 + ($1.1 - $1.0) * lengths[$1.0..<$1.1].max()! + overhead }
+        }
+        /// The least work of any split, trying every set of cut points.
+        func bruteForce(_ lengths: [Int], _ batchSize: Int, _ overhead: Int) -> Int {
+            let n = lengths.count
+            var best = Int.max
+            for cuts in 0..<(1 << (n - 1)) {
+                let ends = (1..<n).filter { cuts & (1 << ($0 - 1)) != 0 } + [n]
+                guard zip([0] + ends, ends).allSatisfy({ $1 - $0 <= batchSize }) else { continue }
+                best = min(best, work(lengths, ends, overhead))
+            }
+            return best
+        }
+        var rng = SplitMix64(seed: 11)
+        for trial in 0..<40 {
+            let n = 1 + trial % 10, batchSize = 1 + trial % 4, overhead = [0, 8, 32, 200][trial % 4]
+            let lengths = (0..<n).map { _ in 1 + Int(rng.next() % 128) }
+            let ends = FisherEstimator.batchEnds(lengths: lengths, batchSize: batchSize, overheadTokens: overhead)
+            #expect(ends.last == n && zip([0] + ends, ends).allSatisfy { $0 < $1 && $1 - $0 <= batchSize })
+            #expect(work(lengths, ends, overhead) == bruteForce(lengths, batchSize, overhead), "\(lengths) batch \(batchSize)")
+        }
+    }
+
+    /// Interrupted after two batches and resumed in a new estimator: the same bytes as one run.
     @Test func resumeGivesTheUninterruptedResult() throws {
         let samples = try Self.samples()
         let whole = try Self.estimator(samples, batchSize: 2, checkpoint: Self.temporary("w"))
@@ -133,10 +167,10 @@ import Testing
         let first = try Self.estimator(samples, batchSize: 2, checkpoint: checkpoint)
         var batches = 0
         let finished = try first.run(progress: { _ in batches += 1 }, shouldStop: { batches >= 2 })
-        #expect(!finished && first.position == 4)
+        #expect(!finished && first.position >= 2 && first.position <= 4)
         let second = try Self.estimator(samples, batchSize: 2, checkpoint: checkpoint)
         try second.resume()
-        #expect(second.position == 4)
+        #expect(second.position == first.position)
         #expect(try second.run(progress: { _ in }, shouldStop: { false }))
         #expect(try Self.result(second) == Self.result(whole))
         #expect(second.samplesCounted == whole.samplesCounted)

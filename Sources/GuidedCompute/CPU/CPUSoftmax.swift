@@ -37,28 +37,53 @@ extension CPUBackend {
                      && weights.count == rows && losses.count == rows, "softmaxCrossEntropy: shape mismatch")
         let pl = floats(logits), pw = floats(weights), ploss = floats(losses), pd = floats(dLogits)
         let label = ints(labels)
-        for r in 0..<rows {
-            let row = pl + r * classes, grad = pd + r * classes
-            let target = Int(label[r])
-            guard target >= 0 else {
-                ploss[r] = 0
-                grad.update(repeating: 0, count: classes)
-                continue
-            }
-            precondition(target < classes, "softmaxCrossEntropy: label \(target) ≥ \(classes) classes in row \(r)")
-            var maxValue = -Float.infinity
-            for j in 0..<classes { maxValue = max(maxValue, row[j]) }
-            var total = 0.0
-            for j in 0..<classes { total += Foundation.exp(Double(row[j] - maxValue)) }
-            let logTotal = Foundation.log(total)
-            ploss[r] = Float(logTotal - Double(row[target] - maxValue))
-            let w = Double(pw[r])
-            for j in 0..<classes {
-                let p = Foundation.exp(Double(row[j] - maxValue) - logTotal)
-                grad[j] = Float(w * (p - (j == target ? 1 : 0)))
+        if let bad = (0..<rows).first(where: { Int(label[$0]) >= classes }) {
+            preconditionFailure("softmaxCrossEntropy: label \(label[bad]) ≥ \(classes) classes in row \(bad)")
+        }
+        // Rows in parallel (a vocabulary-wide row is 30–50 k classes); each row in two vector passes.
+        parallelChunks(rows, work: rows * classes * 8) { range in
+            for r in range {
+                ploss[r] = crossEntropyRow(pl + r * classes, target: Int(label[r]), weight: pw[r], classes: classes,
+                                           gradient: pd + r * classes)
             }
         }
     }
+}
+
+/// One row of softmax cross-entropy: returns `log Σ_j e^(x_j) − x_target` and writes
+/// `weight · (softmax(x) − onehot(target))`; a row with target < 0 scores nothing (0, zero gradient).
+/// The exponentials are `VectorMath.exp` of `x − max` (within 1 ulp of expf), kept in `gradient`
+/// between the passes; the sum and the log are in Double.
+@inline(__always)
+func crossEntropyRow(_ row: UnsafeMutablePointer<Float>, target: Int, weight: Float, classes: Int,
+                     gradient: UnsafeMutablePointer<Float>) -> Float {
+    guard target >= 0 else {
+        gradient.update(repeating: 0, count: classes)
+        return 0
+    }
+    var maxima = FloatVector(repeating: -.infinity)
+    forEachVector(0..<classes) { j, n in
+        let v = n == 8 ? row.loadVector(at: j) : row.loadPartial(at: j, count: n).replacing(with: -.infinity, where: lanesFrom(n))
+        maxima = VectorMath.maximum(maxima, v)
+    }
+    let maxValue = maxima.max()
+    var total = SIMD8<Double>()
+    forEachVector(0..<classes) { j, n in
+        let e = VectorMath.exp(row.loadLanes(at: j, count: n) - maxValue)
+        if n == 8 { total += e.widened } else { total += e.replacing(with: 0, where: lanesFrom(n)).widened }
+        gradient.storeLanes(e, at: j, count: n)
+    }
+    let sum = total.laneSum
+    let scale = Float(Double(weight) / sum)
+    forEachVector(0..<classes) { j, n in gradient.storeLanes(gradient.loadLanes(at: j, count: n) * scale, at: j, count: n) }
+    gradient[target] -= weight
+    return Float(Foundation.log(sum) - Double(row[target] - maxValue))
+}
+
+/// Lanes `n..<8` of a vector (true there): the padding of a partial load.
+@inline(__always)
+func lanesFrom(_ n: Int) -> SIMDMask<SIMD8<Int32>> {
+    SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .>= SIMD8<Int32>(repeating: Int32(n))
 }
 
 /// One row of the attention softmax: `out[j] = softmax(row + mask)[j]` over the first `keys`

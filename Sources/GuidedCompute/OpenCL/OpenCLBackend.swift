@@ -11,6 +11,9 @@ import GuidedKernels
 public final class OpenCLBackend: Backend, @unchecked Sendable {
     public let device: OpenCLDeviceInfo
     public var name: String { "opencl: \(device.name)" }
+    /// A GPU runs a few samples in about the time of a full batch: keep batches full. A CPU device
+    /// (PoCL) works per token, as the CPU backend does.
+    public var batchOverheadTokens: Int { device.isGPU ? 1 << 20 : 32 }
 
     let context: CLContext
     let queue: CLQueue

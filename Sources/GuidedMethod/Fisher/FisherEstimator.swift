@@ -51,10 +51,10 @@ public struct FisherProgress: Sendable {
 /// GPT-2): the mean over samples of each sample's squared gradient, where a sample's loss is the
 /// mean cross-entropy over its own predicted tokens.
 ///
-/// Samples are processed `batchSize` at a time in a fixed order (`processingOrder`: within each
-/// window of 256 samples, longest first, so a batch pads little), gradients squared per sample by
-/// `FisherAccumulator`. The order depends only on the samples, not on the batch size, and changes
-/// the sum only by float rounding. Every
+/// Samples are processed in a fixed order (`processingOrder`: within each window of 256 samples,
+/// longest first, so a batch pads little) in batches of at most `batchSize` (`batchEnds`: fewer where
+/// that saves padding), gradients squared per sample by `FisherAccumulator`. The order depends only
+/// on the samples, not on the batch size, and changes the sum only by float rounding. Every
 /// `checkpointEvery` samples and on interruption the running sums are written to `checkpoint`
 /// atomically; `resume` continues from there and gives the same file an uninterrupted run writes.
 public final class FisherEstimator {
@@ -64,6 +64,8 @@ public final class FisherEstimator {
     public let checkpoint: URL
     /// Indices into `samples` in the order they are processed.
     private let order: [Int]
+    /// Where each batch ends in `order` (`batchEnds(lengths:batchSize:overheadTokens:)`).
+    private let batchEnds: [Int]
     public var checkpointEvery: Int = 1000
 
     /// Samples of this shard already processed (restored by `resume`).
@@ -79,6 +81,8 @@ public final class FisherEstimator {
         self.settings = settings
         self.samples = samples
         order = Self.processingOrder(samples)
+        batchEnds = Self.batchEnds(lengths: order.map { samples[$0].inputIds.count }, batchSize: settings.batchSize,
+                                   overheadTokens: model.backend.batchOverheadTokens)
         self.checkpoint = checkpoint
         accumulator = try FisherAccumulator(backend: model.backend, layout: model.layout, tiedTable: model.tiedTable)
     }
@@ -95,6 +99,32 @@ public final class FisherEstimator {
         return stride(from: 0, to: samples.count, by: orderWindow).flatMap { start in
             (start..<min(samples.count, start + orderWindow)).sorted { lengths[$0] != lengths[$1] ? lengths[$0] > lengths[$1] : $0 < $1 }
         }
+    }
+
+    /// Where each batch ends in `order`: runs of at most `batchSize` samples, chosen (by dynamic
+    /// programming) to minimise the tokens the batches compute — each padded to its longest sample —
+    /// plus `overheadTokens` for every batch. Samples of one length fill every batch; where lengths
+    /// spread, a long sample no longer pads a batch of short ones to its length. Like the order, the
+    /// boundaries change the sum only by float rounding, and are a function of the samples alone.
+    public static func batchEnds(lengths: [Int], batchSize: Int, overheadTokens: Int) -> [Int] {
+        precondition(batchSize >= 1 && overheadTokens >= 0)
+        let n = lengths.count
+        // cost[j]: the least work for the first j samples; start[j]: where its last batch begins.
+        var cost = [Int](repeating: .max, count: n + 1), start = [Int](repeating: 0, count: n + 1)
+        cost[0] = 0
+        for j in stride(from: 1, through: n, by: 1) {
+            var longest = 0
+            for size in 1...min(batchSize, j) {
+                let i = j - size
+                longest = max(longest, lengths[i])
+                let candidate = cost[i] + size * longest + overheadTokens
+                if candidate < cost[j] { (cost[j], start[j]) = (candidate, i) }
+            }
+        }
+        var ends: [Int] = []
+        var j = n
+        while j > 0 { ends.append(j); j = start[j] }
+        return ends.reversed()
     }
 
     /// Restores the running sums from `checkpoint`; an error if it belongs to other settings.
@@ -125,7 +155,7 @@ public final class FisherEstimator {
                 try writeCheckpoint()
                 return false
             }
-            let end = min(position + settings.batchSize, samples.count)
+            let end = batchEnds.first { $0 > position }!
             let loss = try step(order[position..<end].map { samples[$0] })
             sinceCheckpoint += end - position
             position = end
