@@ -156,6 +156,42 @@ import Testing
         }
     }
 
+    /// A batch with a NaN loss stops the run, naming its samples; sums that turn non-finite with
+    /// finite losses (here: restored from a damaged checkpoint) are caught by the periodic scan,
+    /// at the latest at the end, and never written to a checkpoint.
+    @Test func nonFiniteLossesAndSumsAreErrors() throws {
+        let samples = try Self.samples()
+        let poisoned = try Self.estimator(samples, batchSize: 2, checkpoint: Self.temporary("nan"))
+        let classifier = "cls.predictions.bias"
+        var bias = try poisoned.model.parameter(classifier)
+        bias[0] = .nan
+        try poisoned.model.setParameter(classifier, bias)
+        #expect(throws: ModelError.self) { try poisoned.run(progress: { _ in }, shouldStop: { false }) }
+        do { _ = try poisoned.run(progress: { _ in }, shouldStop: { false }) } catch {
+            #expect("\(error)".contains("samples 0..<") && "\(error)".contains("loss is nan"))
+        }
+
+        let checkpoint = Self.temporary("damaged")
+        defer { try? FileManager.default.removeItem(at: checkpoint) }
+        let first = try Self.estimator(samples, batchSize: 2, checkpoint: checkpoint)
+        var batches = 0
+        #expect(try !first.run(progress: { _ in batches += 1 }, shouldStop: { batches >= 1 }))
+        let file = try SafeTensorsFile(contentsOf: checkpoint)
+        var sums = try file.floats("fisher_sums")
+        sums[sums.count / 2] = .infinity
+        try SafeTensorsWriter.write([("fisher_sums", [sums.count], sums)], metadata: file.metadata, to: checkpoint)
+        let resumed = try Self.estimator(samples, batchSize: 2, checkpoint: checkpoint)
+        try resumed.resume()
+        let start = resumed.position
+        do {
+            _ = try resumed.run(progress: { _ in }, shouldStop: { false })
+            Issue.record("a run over non-finite sums finished")
+        } catch {
+            #expect("\(error)".contains("became NaN or Inf at samples \(start)..<\(samples.count)"))
+        }
+        #expect(throws: ModelError.self) { try resumed.writeCheckpoint() }
+    }
+
     /// Interrupted after two batches and resumed in a new estimator: the same bytes as one run.
     @Test func resumeGivesTheUninterruptedResult() throws {
         let samples = try Self.samples()

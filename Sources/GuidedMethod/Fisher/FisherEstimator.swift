@@ -144,7 +144,7 @@ public final class FisherEstimator {
         let sums = try file.floats("fisher_sums")
         guard sums.count == model.layout.totalCount else { throw ModelError("\(checkpoint.path): sums do not fit the model") }
         try model.backend.upload(sums, to: accumulator.fisher)
-        (position, counted, skipped) = (p, c, s)
+        (position, counted, skipped, scannedAt) = (p, c, s, p)
     }
 
     /// Runs to the end or until `shouldStop` says so (then checkpoints and returns false).
@@ -159,6 +159,7 @@ public final class FisherEstimator {
             let loss = try step(order[position..<end].map { samples[$0] })
             sinceCheckpoint += end - position
             position = end
+            if position - scannedAt >= Self.scanEvery || position == samples.count { try scanSums() }
             progress(FisherProgress(done: position, total: samples.count, skipped: skipped, lastLoss: loss))
             if sinceCheckpoint >= checkpointEvery && position < samples.count {
                 try writeCheckpoint()
@@ -170,19 +171,37 @@ public final class FisherEstimator {
 
     private func step(_ batch: [MaskedSample]) throws -> Float? {
         let (tokenBatch, labels) = TokenBatch.padded(batch, padId: model.paddingId)
-        let pass = try model.pretrainingStep(tokenBatch, labels: labels, regularization: nil, reduction: .perSampleMean,
+        let pass: any LossPass
+        do {
+            pass = try model.pretrainingStep(tokenBatch, labels: labels, regularization: nil, reduction: .perSampleMean,
                                              backwardInto: accumulator)
+        } catch let error as ModelError {
+            // The model stops at a NaN or Inf loss (rows of this batch); say which samples they are.
+            throw ModelError("samples \(position)..<\(position + batch.count) (in processing order): \(error.description)")
+        }
         let used = pass.sampleLosses.compactMap { $0 }.count
         skipped += batch.count - used
         counted += used
-        if try model.backend.countNonFinite(accumulator.fisher) > 0 {
-            throw ModelError("the Fisher sums became NaN or Inf at samples \(position)..<\(position + batch.count)")
-        }
         return used > 0 ? pass.loss : nil
     }
 
-    /// Writes the running sums and position atomically.
+    /// Samples between scans of the sums for NaN or Inf: a scan reads the whole buffer, which
+    /// after every batch of short samples cost as much as a tenth of the run.
+    static let scanEvery = 64
+    /// Where the last scan found the sums finite.
+    private var scannedAt = 0
+
+    /// An error if the sums hold NaN or Inf (a gradient overflowed with a finite loss).
+    private func scanSums() throws {
+        if try model.backend.countNonFinite(accumulator.fisher) > 0 {
+            throw ModelError("the Fisher sums became NaN or Inf at samples \(scannedAt)..<\(position) (in processing order)")
+        }
+        scannedAt = position
+    }
+
+    /// Writes the running sums and position atomically (never sums that hold NaN or Inf).
     public func writeCheckpoint() throws {
+        try scanSums()
         let sums = try model.backend.download(accumulator.fisher)
         try SafeTensorsWriter.write([("fisher_sums", [sums.count], sums)], metadata: [
             "settings": String(decoding: try JSONEncoder().encode(settings), as: UTF8.self),
