@@ -264,7 +264,9 @@ import Testing
     }
 
     @Test(arguments: [(batch: 3, tokens: 5, rows: 1000, columns: 70), (batch: 2, tokens: 1, rows: 9, columns: 4),
-                      (batch: 4, tokens: 0, rows: 300, columns: 16)])
+                      (batch: 4, tokens: 0, rows: 300, columns: 16),
+                      // Wider than a block (512 columns): blocks in both directions, ragged at the ends.
+                      (batch: 2, tokens: 3, rows: 300, columns: 1100)])
     func fusedEqualsComposedAndTheDefinition(_ shape: (batch: Int, tokens: Int, rows: Int, columns: Int)) throws {
         let (batch, tokens, rows, columns) = shape
         var random = SplitMix64(seed: 11)

@@ -27,34 +27,43 @@ extension CPUBackend {
                 }
             }
         }
-        let blockRows = max(8, min(rows, (1 << 16) / columns))
-        let blocks = (rows + blockRows - 1) / blockRows
+        // Blocks of at most 2¹⁶ elements (256 KB: the gradient block and the Fisher block it is
+        // squared into both stay in L2), at most 512 columns wide: each block's GEMM packs its part
+        // of both operands again, so a block of all 1536 or 3072 columns and a few rows would spend
+        // more time packing than multiplying (packing ∝ 1/blockRows + 1/blockColumns).
+        let blockColumns = min(columns, 512)
+        let blockRows = max(8, min(rows, (1 << 16) / blockColumns))
+        let rowBlocks = (rows + blockRows - 1) / blockRows, columnBlocks = (columns + blockColumns - 1) / blockColumns
+        let blocks = rowBlocks * columnBlocks
         // One gradient block per chunk, from the backend's pool: fresh pages on every call fault on
         // first write (and the TLB shootdowns of returning them cost more than the work).
-        let blockSize = blockRows * columns
+        let blockSize = blockRows * blockColumns
         let blocksTensor = try allocateUninitialized(min(parallelChunkLimit, blocks) * blockSize)
         let gradientBlocks = floats(blocksTensor)
         withExtendedLifetime(blocksTensor) {
         parallelChunks(blocks, work: batch * rows * columns * max(tokens, 1)) { chunk, range in
             let g = gradientBlocks + chunk * blockSize
             for block in range {
-                let r0 = block * blockRows, m = min(blockRows, rows - r0), count = m * columns
-                let f = pf + r0 * columns
+                let r0 = (block / columnBlocks) * blockRows, m = min(blockRows, rows - r0)
+                let c0 = (block % columnBlocks) * blockColumns, width = min(blockColumns, columns - c0)
                 for n in 0..<batch {
                     if tokens > 0 {
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(columns), Int32(tokens), 1,
-                                    pa + n * tokens * rows + r0, Int32(rows), pb + n * tokens * columns, Int32(columns),
-                                    0, g, Int32(columns))
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(width), Int32(tokens), 1,
+                                    pa + n * tokens * rows + r0, Int32(rows), pb + n * tokens * columns + c0, Int32(columns),
+                                    0, g, Int32(width))
                     } else {
-                        g.update(repeating: 0, count: count)
+                        g.update(repeating: 0, count: m * width)
                     }
                     if let pv {
                         for (row, value) in lookups[n] where row >= r0 && row < r0 + m {
-                            let target = g + (row - r0) * columns, source = pv + value * columns
-                            for c in 0..<columns { target[c] += source[c] }
+                            let target = g + (row - r0) * width, source = pv + value * columns + c0
+                            for c in 0..<width { target[c] += source[c] }
                         }
                     }
-                    for j in 0..<count { f[j] += g[j] * g[j] }
+                    for i in 0..<m {
+                        let f = pf + (r0 + i) * columns + c0, gi = g + i * width
+                        for c in 0..<width { f[c] += gi[c] * gi[c] }
+                    }
                 }
             }
         }
