@@ -31,9 +31,18 @@ extension CPUBackend {
         // squared into both stay in L2), at most 512 columns wide: each block's GEMM packs its part
         // of both operands again, so a block of all 1536 or 3072 columns and a few rows would spend
         // more time packing than multiplying (packing ∝ 1/blockRows + 1/blockColumns).
+        // A few blocks a call (a 384 × 384 weight makes three) are split into a multiple of the
+        // cores' count, so that no core waits through the last block alone.
         let blockColumns = min(columns, 512)
-        let blockRows = max(8, min(rows, (1 << 16) / blockColumns))
-        let rowBlocks = (rows + blockRows - 1) / blockRows, columnBlocks = (columns + blockColumns - 1) / blockColumns
+        let columnBlocks = (columns + blockColumns - 1) / blockColumns
+        let maxBlockRows = max(8, (1 << 16) / blockColumns)
+        var rowBlocks = (rows + maxBlockRows - 1) / maxBlockRows
+        while (rowBlocks * columnBlocks) % parallelChunkLimit != 0 && rowBlocks * columnBlocks < 8 * parallelChunkLimit
+                && (rows + rowBlocks) / (rowBlocks + 1) >= 8 {
+            rowBlocks += 1
+        }
+        let blockRows = (rows + rowBlocks - 1) / rowBlocks
+        rowBlocks = (rows + blockRows - 1) / blockRows
         let blocks = rowBlocks * columnBlocks
         // One gradient block per chunk, from the backend's pool: fresh pages on every call fault on
         // first write (and the TLB shootdowns of returning them cost more than the work).
