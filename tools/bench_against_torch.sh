@@ -9,8 +9,9 @@
 # seeded MLM head, the first 44 paragraphs of the GPL as a corpus and their masked samples, and a
 # random GPT-2 small checkpoint with 16 causal samples of random ids. Then it times, guided first
 # and PyTorch right after: the model step (MiniLM, GPT-2 small, GPT-2 6L-384), the Fisher on the
-# same samples (PyTorch's per-sample loop and hook method, with agreement checked), and batched
-# against batch-1 Fisher. Only ratios within one run mean anything: the machine's speed drifts.
+# same samples (PyTorch's per-sample loop and hook method, in interleaved rounds with medians, then
+# once more for peak memory and agreement), and batched against batch-1 Fisher. Only ratios within
+# one run mean anything: the machine's speed drifts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-$HOME/tools-venv/bin/python}
@@ -64,7 +65,11 @@ $G bench --models --shapes gpt2-tiny-6l --repeats 5 --backend cpu 2>/dev/null | 
 "$PY" tools/bench_torch.py --shapes gpt2-tiny-6l --threads 2 --steps 5 2>/dev/null | grep '^{'
 $G bench --models --shapes gpt2-tiny-6l --repeats 1 --backend opencl 2>/dev/null | tail -1
 
-echo "== Fisher on the same samples: MiniLM (masked LM), GPT-2 small (causal LM)"
+echo "== Fisher on the same samples, interleaved rounds with medians (tools/bench_fisher_rounds.py)"
+"$PY" tools/bench_fisher_rounds.py --guided "$G" --model "$W/minilm-mlm" --inputs "$W/minilm.jsonl" --rounds 5 --torch-avx2 | tail -20
+"$PY" tools/bench_fisher_rounds.py --guided "$G" --model "$W/gpt2-small" --inputs "$W/gpt2-small.jsonl" --rounds 3 | tail -12
+
+echo "== Fisher once more, for peak memory and agreement: MiniLM (masked LM), GPT-2 small (causal LM)"
 for model in minilm:minilm-mlm gpt2-small:gpt2-small; do
     inputs=${model%%:*} folder=${model##*:}
     /usr/bin/time -f "peak RSS %M KB" $G fisher --model "$W/$folder" --inputs "$W/$inputs.jsonl" \

@@ -18,12 +18,12 @@ struct Devices: ParsableCommand {
                 let index: Int, platform: String, name: String, type: String, computeUnits: Int
                 let globalMemoryBytes: UInt64, maxWorkGroupSize: Int, openCLC: String
             }
-            struct Report: Encodable { let devices: [Entry]; let auto: String }
+            struct Report: Encodable { let devices: [Entry]; let auto: String; let cpu: String; let cpuAdvice: String? }
             let report = Report(devices: devices.map {
                 Entry(index: $0.index, platform: $0.platformName, name: $0.name, type: $0.typeName,
                       computeUnits: $0.computeUnits, globalMemoryBytes: $0.globalMemoryBytes,
                       maxWorkGroupSize: $0.maxWorkGroupSize, openCLC: $0.openCLCVersion)
-            }, auto: autoText)
+            }, auto: autoText, cpu: CPUBackend().name, cpuAdvice: OpenBLASCore.adviceHere)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
@@ -39,6 +39,8 @@ struct Devices: ParsableCommand {
             }
             print(table.render())
         }
+        print("--backend cpu: \(CPUBackend().name)")
+        if let advice = OpenBLASCore.adviceHere { print("  \(advice)") }
         print("--backend auto takes: \(autoText)")
     }
 }
