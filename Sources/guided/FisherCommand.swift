@@ -104,7 +104,7 @@ struct FisherEstimate: ParsableCommand {
         let all = try source.samples(for: network, tokenizer: tokenizer, seed: seed, fraction: fraction, limit: maxSamples, log: log)
         let mine = all.shard(shardIndex, of: shardCount)
         if let dumpInputs { try writeMaskedSamples(mine, to: URL(fileURLWithPath: dumpInputs)) }
-        log.info("\(mine.count) samples\(shardCount > 1 ? " in shard \(shardIndex)/\(shardCount) of \(all.count)" : ""), batches of \(batchSize), max length \(source.maxLength)")
+        log.info("\(mine.count) samples\(shardCount > 1 ? " in shard \(shardIndex)/\(shardCount) of \(all.count)" : ""), batches of at most \(batchSize), max length \(source.maxLength)")
 
         let settings = FisherSettings(
             model: folder.standardizedFileURL.path,

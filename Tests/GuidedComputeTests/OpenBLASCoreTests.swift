@@ -24,6 +24,12 @@ import Testing
     @Test func namesTheUsersOwnChoice() throws {
         let advice = try #require(OpenBLASCore.advice(loaded: "Haswell", cpuFlags: avx512, environment: ["OPENBLAS_CORETYPE": "Haswell"]))
         #expect(advice.contains("because OPENBLAS_CORETYPE=Haswell is set"))
+        // Asked for AVX-512 kernels and did not get them: not told to ask for them again.
+        let missing = try #require(OpenBLASCore.advice(loaded: "Haswell", cpuFlags: avx512, environment: ["OPENBLAS_CORETYPE": "SkylakeX"]))
+        #expect(missing.contains("has no such kernels") && !missing.contains("set OPENBLAS_CORETYPE=SkylakeX"))
+        // An empty value is no choice.
+        #expect(OpenBLASCore.advice(loaded: "Haswell", cpuFlags: avx512, environment: ["OPENBLAS_CORETYPE": ""])
+                == OpenBLASCore.advice(loaded: "Haswell", cpuFlags: avx512, environment: [:]))
     }
 
     @Test func readsTheFirstProcessorsFlags() {

@@ -127,6 +127,8 @@ import Testing
     @Test func batchEndsMinimiseTokensPlusOverhead() {
         #expect(FisherEstimator.batchEnds(lengths: Array(repeating: 128, count: 20), batchSize: 8, overheadTokens: 32) == [8, 16, 20])
         #expect(FisherEstimator.batchEnds(lengths: [], batchSize: 8, overheadTokens: 32) == [])
+        // With no cost per batch every split of equal lengths ties: the larger batches win.
+        #expect(FisherEstimator.batchEnds(lengths: [5, 5, 5, 5, 5], batchSize: 2, overheadTokens: 0) == [2, 4, 5])
         // One long sample and short ones: the long one goes alone instead of padding seven.
         #expect(FisherEstimator.batchEnds(lengths: [128] + Array(repeating: 10, count: 7), batchSize: 8, overheadTokens: 32) == [1, 8])
         // A GPU's overhead: the fewest batches, and the least padding among those.
@@ -236,6 +238,27 @@ import Testing
         let scale = expected.map(abs).max() ?? 0
         let worst = zip(expected, got).map { abs($0 - $1) }.max() ?? 0
         #expect(got.count == expected.count && worst <= 1e-5 * scale, "|Δ| \(worst) vs max \(scale)")
+    }
+
+    /// Batches depend on the backend's cost per batch: a checkpoint made with other batches (another
+    /// kind of backend, or an older guided's fixed batches) would not resume to the same bytes.
+    @Test func resumeRefusesACheckpointOfOtherBatches() throws {
+        let samples = try Self.samples()
+        let checkpoint = Self.temporary("batching")
+        defer { try? FileManager.default.removeItem(at: checkpoint) }
+        let first = try Self.estimator(samples, batchSize: 2, checkpoint: checkpoint)
+        var batches = 0
+        #expect(try !first.run(progress: { _ in batches += 1 }, shouldStop: { batches >= 1 }))
+        let file = try SafeTensorsFile(contentsOf: checkpoint)
+        #expect(file.metadata["batching"]?.contains("at most 2") == true)
+        for batching in ["at most 2, cut where padding costs over 1048576 tokens", nil] {
+            var metadata = file.metadata
+            metadata["batching"] = batching
+            let sums = try file.floats("fisher_sums")
+            try SafeTensorsWriter.write([("fisher_sums", [sums.count], sums)], metadata: metadata, to: checkpoint)
+            let resumed = try Self.estimator(samples, batchSize: 2, checkpoint: checkpoint)
+            #expect(throws: ModelError.self) { try resumed.resume() }
+        }
     }
 
     @Test func resumeRefusesACheckpointOfOtherSettings() throws {

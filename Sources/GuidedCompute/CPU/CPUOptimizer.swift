@@ -50,7 +50,7 @@ extension CPUBackend {
     }
 
     public func countNonFinite(_ x: Tensor) throws -> Int {
-        // A whole Fisher buffer after every batch: in vectors (x − x is 0 unless x is ±∞ or NaN),
+        // A whole Fisher buffer at a time: in vectors (x − x is 0 unless x is ±∞ or NaN),
         // split across the cores.
         let p = floats(x)
         var counts = [Int](repeating: 0, count: parallelChunkLimit)

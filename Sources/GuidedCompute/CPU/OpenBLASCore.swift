@@ -26,7 +26,11 @@ public enum OpenBLASCore {
     /// nil otherwise.
     public static func advice(loaded: String, cpuFlags: Set<String>, environment: [String: String]) -> String? {
         guard !avx512Cores.contains(loaded.lowercased()), skylakeXFlags.isSubset(of: cpuFlags) else { return nil }
-        if let chosen = environment["OPENBLAS_CORETYPE"] {
+        if let chosen = environment["OPENBLAS_CORETYPE"], !chosen.isEmpty {
+            if avx512Cores.contains(chosen.lowercased()) {
+                return "OpenBLAS runs its \(loaded) kernels although OPENBLAS_CORETYPE=\(chosen) is set: "
+                    + "this OpenBLAS has no such kernels; a newer one would multiply matrices faster on this CPU"
+            }
             return "OpenBLAS runs its \(loaded) kernels because OPENBLAS_CORETYPE=\(chosen) is set, on a CPU with "
                 + "AVX-512: unset it, or set OPENBLAS_CORETYPE=SkylakeX, for faster matrix products"
         }

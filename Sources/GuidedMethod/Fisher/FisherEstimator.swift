@@ -66,6 +66,9 @@ public final class FisherEstimator {
     private let order: [Int]
     /// Where each batch ends in `order` (`batchEnds(lengths:batchSize:overheadTokens:)`).
     private let batchEnds: [Int]
+    /// The batching rule, recorded in checkpoints: the batches depend on the backend's cost per
+    /// batch too, and a resumed run gives the uninterrupted run's bytes only with the same batches.
+    private let batching: String
     public var checkpointEvery: Int = 1000
 
     /// Samples of this shard already processed (restored by `resume`).
@@ -81,8 +84,10 @@ public final class FisherEstimator {
         self.settings = settings
         self.samples = samples
         order = Self.processingOrder(samples)
+        let overhead = model.backend.batchOverheadTokens
         batchEnds = Self.batchEnds(lengths: order.map { samples[$0].inputIds.count }, batchSize: settings.batchSize,
-                                   overheadTokens: model.backend.batchOverheadTokens)
+                                   overheadTokens: overhead)
+        batching = "at most \(settings.batchSize), cut where padding costs over \(overhead) tokens"
         self.checkpoint = checkpoint
         accumulator = try FisherAccumulator(backend: model.backend, layout: model.layout, tiedTable: model.tiedTable)
     }
@@ -105,26 +110,39 @@ public final class FisherEstimator {
     /// programming) to minimise the tokens the batches compute — each padded to its longest sample —
     /// plus `overheadTokens` for every batch. Samples of one length fill every batch; where lengths
     /// spread, a long sample no longer pads a batch of short ones to its length. Like the order, the
-    /// boundaries change the sum only by float rounding, and are a function of the samples alone.
+    /// boundaries change the sum only by float rounding; they depend on the lengths, the batch size
+    /// and the cost per batch alone (a checkpoint records the last two: `batching`).
     public static func batchEnds(lengths: [Int], batchSize: Int, overheadTokens: Int) -> [Int] {
         precondition(batchSize >= 1 && overheadTokens >= 0)
         let n = lengths.count
-        // cost[j]: the least work for the first j samples; start[j]: where its last batch begins.
-        var cost = [Int](repeating: .max, count: n + 1), start = [Int](repeating: 0, count: n + 1)
-        cost[0] = 0
-        for j in stride(from: 1, through: n, by: 1) {
+        // Over suffixes, so that ties go to larger batches first (full batches, the remainder
+        // last, as fixed batching had them): cost[i] is the least work for samples i..<n, and
+        // size[i] the size of the first batch that reaches it.
+        var cost = [Int](repeating: 0, count: n + 1), size = [Int](repeating: 0, count: n + 1)
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            cost[i] = .max
             var longest = 0
-            for size in 1...min(batchSize, j) {
-                let i = j - size
-                longest = max(longest, lengths[i])
-                let candidate = cost[i] + size * longest + overheadTokens
-                if candidate < cost[j] { (cost[j], start[j]) = (candidate, i) }
+            for s in 1...min(batchSize, n - i) {
+                longest = max(longest, lengths[i + s - 1])
+                let candidate = s * longest + overheadTokens + cost[i + s]
+                if candidate <= cost[i] { (cost[i], size[i]) = (candidate, s) }
             }
         }
         var ends: [Int] = []
-        var j = n
-        while j > 0 { ends.append(j); j = start[j] }
-        return ends.reversed()
+        var i = 0
+        while i < n { i += size[i]; ends.append(i) }
+        return ends
+    }
+
+    /// The first batch end past `position` (a resumed run starts at a batch end; the last end is
+    /// the sample count).
+    private func nextBatchEnd(after position: Int) -> Int {
+        var low = 0, high = batchEnds.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if batchEnds[middle] > position { high = middle } else { low = middle + 1 }
+        }
+        return batchEnds[low]
     }
 
     /// Restores the running sums from `checkpoint`; an error if it belongs to other settings.
@@ -136,6 +154,10 @@ public final class FisherEstimator {
         }
         guard saved == settings else {
             throw ModelError("\(checkpoint.path) was written with other settings (\(json)); rerun without --resume or with the same flags")
+        }
+        guard file.metadata["batching"] == batching else {
+            throw ModelError("\(checkpoint.path) was written with other batches (\(file.metadata["batching"] ?? "fixed, by an older guided")) "
+                             + "than this backend makes (\(batching)); resume on the same kind of backend, or rerun without --resume")
         }
         guard let p = Int(file.metadata["position"] ?? ""), let c = Int(file.metadata["samples"] ?? ""),
               let s = Int(file.metadata["skipped"] ?? ""), p <= samples.count else {
@@ -155,7 +177,7 @@ public final class FisherEstimator {
                 try writeCheckpoint()
                 return false
             }
-            let end = batchEnds.first { $0 > position }!
+            let end = nextBatchEnd(after: position)
             let loss = try step(order[position..<end].map { samples[$0] })
             sinceCheckpoint += end - position
             position = end
@@ -205,7 +227,7 @@ public final class FisherEstimator {
         let sums = try model.backend.download(accumulator.fisher)
         try SafeTensorsWriter.write([("fisher_sums", [sums.count], sums)], metadata: [
             "settings": String(decoding: try JSONEncoder().encode(settings), as: UTF8.self),
-            "position": String(position), "samples": String(counted), "skipped": String(skipped),
+            "position": String(position), "samples": String(counted), "skipped": String(skipped), "batching": batching,
         ], to: checkpoint)
     }
 
