@@ -40,6 +40,15 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("guided-\(name)-\(UUID().uuidString).safetensors")
     }
 
+    /// The checkpoint a run at batch size 2 writes when stopped after its first batch.
+    static func checkpointAfterOneBatch(_ samples: [MaskedSample], _ name: String) throws -> URL {
+        let checkpoint = temporary(name)
+        let first = try estimator(samples, batchSize: 2, checkpoint: checkpoint)
+        var batches = 0
+        #expect(try !first.run(progress: { _ in batches += 1 }, shouldStop: { batches >= 1 }))
+        return checkpoint
+    }
+
     static func result(_ e: FisherEstimator) throws -> [Float] {
         let url = temporary("result")
         defer { try? FileManager.default.removeItem(at: url) }
@@ -173,11 +182,8 @@ import Testing
             #expect("\(error)".contains("samples 0..<") && "\(error)".contains("loss is nan"))
         }
 
-        let checkpoint = Self.temporary("damaged")
+        let checkpoint = try Self.checkpointAfterOneBatch(samples, "damaged")
         defer { try? FileManager.default.removeItem(at: checkpoint) }
-        let first = try Self.estimator(samples, batchSize: 2, checkpoint: checkpoint)
-        var batches = 0
-        #expect(try !first.run(progress: { _ in batches += 1 }, shouldStop: { batches >= 1 }))
         let file = try SafeTensorsFile(contentsOf: checkpoint)
         var sums = try file.floats("fisher_sums")
         sums[sums.count / 2] = .infinity
@@ -244,11 +250,8 @@ import Testing
     /// kind of backend, or an older guided's fixed batches) would not resume to the same bytes.
     @Test func resumeRefusesACheckpointOfOtherBatches() throws {
         let samples = try Self.samples()
-        let checkpoint = Self.temporary("batching")
+        let checkpoint = try Self.checkpointAfterOneBatch(samples, "batching")
         defer { try? FileManager.default.removeItem(at: checkpoint) }
-        let first = try Self.estimator(samples, batchSize: 2, checkpoint: checkpoint)
-        var batches = 0
-        #expect(try !first.run(progress: { _ in batches += 1 }, shouldStop: { batches >= 1 }))
         let file = try SafeTensorsFile(contentsOf: checkpoint)
         #expect(file.metadata["batching"]?.contains("at most 2") == true)
         for batching in ["at most 2, cut where padding costs over 1048576 tokens", nil] {
