@@ -52,14 +52,7 @@ import Testing
         let sink = try FisherAccumulator(backend: model.backend, layout: model.layout, scratchLimit: scratchLimit,
                                          tiedTable: GPT2Architecture.tiedTable)
         try model.causalLMBackward(pass, sink: sink)
-        let samples = pass.sampleLosses.compactMap { $0 }.count
-        #expect(Float(samples) == (try g.floats("lm_fisher_count"))[0])
-        let sums = try model.backend.download(sink.fisher)
-        for slot in model.layout.slots {
-            let name = "lm_fisher." + model.architecture.checkpointName(slot)
-            let mean = sums[slot.offset..<(slot.offset + slot.count)].map { $0 / Float(samples) }
-            expectClose(mean, try g.floats(name), name, relative: 1e-4, absolute: 1e-9)
-        }
+        try expectFisher(model, sink, samples: pass.sampleLosses.compactMap { $0 }.count, golden: g, key: "lm")
     }
 
     /// A batched Fisher equals the sum of batch-of-one Fishers (each sample trimmed to its tokens).
@@ -113,27 +106,16 @@ import Testing
         try expectGradients(model, sink, golden: g, prefix: key + "_grad.", sparseWTE: rows)
     }
 
-    /// Every parameter's gradient, by its `transformers` name.
+    /// Every parameter's gradient, by its `transformers` name; with `sparseWTE`, wte's golden
+    /// gradient holds only those rows, and every other row must be zero.
     private func expectGradients(_ model: GPT2Model, _ sink: GradientAccumulator, golden g: SafeTensorsFile,
                                  prefix: String, sparseWTE: [Int]? = nil) throws {
-        let gradients = try model.backend.download(sink.gradients)
-        var checked = 0
-        for slot in model.layout.slots {
-            let name = prefix + model.architecture.checkpointName(slot)
-            guard g[name] != nil else {
-                Issue.record("no golden gradient \(name)")
-                continue
-            }
-            var got = Array(gradients[slot.offset..<(slot.offset + slot.count)])
-            if slot.name == "wte.weight", let rows = sparseWTE {
-                let width = slot.shape[1], used = Set(rows)
-                let others = (0..<slot.shape[0]).filter { !used.contains($0) }.flatMap { got[($0 * width)..<(($0 + 1) * width)] }
-                #expect(others.allSatisfy { $0 == 0 }, "\(name): rows the batch does not look up")
-                got = rows.flatMap { got[($0 * width)..<(($0 + 1) * width)] }
-            }
-            expectClose(got, try g.floats(name), name)
-            checked += 1
+        try GuidedModelTests.expectGradients(model, sink, golden: g, prefix: prefix) { slot, name, got in
+            guard slot.name == "wte.weight", let rows = sparseWTE else { return got }
+            let width = slot.shape[1], used = Set(rows)
+            let others = (0..<slot.shape[0]).filter { !used.contains($0) }.flatMap { got[($0 * width)..<(($0 + 1) * width)] }
+            #expect(others.allSatisfy { $0 == 0 }, "\(name): rows the batch does not look up")
+            return rows.flatMap { got[($0 * width)..<(($0 + 1) * width)] }
         }
-        #expect(checked == model.layout.slots.count)
     }
 }
