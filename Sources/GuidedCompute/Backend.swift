@@ -149,13 +149,13 @@ public protocol Backend: AnyObject {
     /// `fisher[j] += Σ_n perSample[n, j]²` for `batch` rows of `width`.
     func accumulateSquaredSum(_ perSample: Tensor, into fisher: Tensor, batch: Int, width: Int) throws
     /// Squared per-sample outer products, the weight part of the Fisher of a linear layer:
-    /// for every sample n, `fisher[r, c] += (Σₜ a[n, t, r] · b[n, t, c] + lookups)²` with
-    /// a: [batch, tokens, rows], b: [batch, tokens, columns], fisher: [rows, columns]. The optional
-    /// `lookup` adds embedding rows to sample n's gradient before squaring (a tied LM head).
-    /// `scratch` is the caller's buffer for per-sample gradients (at least rows × columns; unused,
-    /// and may be smaller, where `fusesOuterSquares`).
+    /// for every sample n, `fisher[r, c] += (Σₜ a[t, r] · b[t, c] + lookups)²` over the rows t that
+    /// `samples` gives sample n, with a: [samples.total, rows], b: [samples.total, columns], fisher:
+    /// [rows, columns]. The optional `lookup` adds embedding rows to sample n's gradient before
+    /// squaring (a tied LM head). `scratch` is the caller's buffer for per-sample gradients (at
+    /// least rows × columns; unused, and may be smaller, where `fusesOuterSquares`).
     /// The default is `composedOuterSquares`; the CPU backend fuses it one block of rows at a time.
-    func accumulateOuterSquares(a: Tensor, b: Tensor, batch: Int, tokens: Int, rows: Int, columns: Int,
+    func accumulateOuterSquares(a: Tensor, b: Tensor, samples: SampleRows, rows: Int, columns: Int,
                                 lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws
     /// Whether `accumulateOuterSquares` needs no scratch (it never holds a whole per-sample gradient).
     var fusesOuterSquares: Bool { get }

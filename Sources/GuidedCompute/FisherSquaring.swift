@@ -11,9 +11,18 @@ extension Backend {
     public func accumulateLinearFisher(dY: Tensor, x: Tensor, batch: Int, tokens: Int,
                                        inFeatures: Int, outFeatures: Int,
                                        fisherWeight: Tensor, fisherBias: Tensor?, scratch: Tensor) throws {
-        try accumulateOuterSquares(a: dY, b: x, batch: batch, tokens: tokens, rows: outFeatures, columns: inFeatures,
+        try accumulateLinearFisher(dY: dY, x: x, samples: .uniform(batch: batch, tokens: tokens), inFeatures: inFeatures,
+                                   outFeatures: outFeatures, fisherWeight: fisherWeight, fisherBias: fisherBias,
+                                   scratch: scratch)
+    }
+
+    /// `accumulateLinearFisher` where sample n owns rows `samples[n]` of X and dY (the LM heads'
+    /// vocabulary projection, computed only at each sample's predicted positions).
+    public func accumulateLinearFisher(dY: Tensor, x: Tensor, samples: SampleRows, inFeatures: Int, outFeatures: Int,
+                                       fisherWeight: Tensor, fisherBias: Tensor?, scratch: Tensor) throws {
+        try accumulateOuterSquares(a: dY, b: x, samples: samples, rows: outFeatures, columns: inFeatures,
                                    lookup: nil, fisher: fisherWeight, scratch: scratch)
-        if let fisherBias { try accumulateBiasFisher(dY: dY, batch: batch, tokens: tokens, width: outFeatures,
+        if let fisherBias { try accumulateBiasFisher(dY: dY, samples: samples, width: outFeatures,
                                                      fisherBias: fisherBias, scratch: scratch) }
     }
 
@@ -24,8 +33,8 @@ extension Backend {
     public func accumulateConv1DFisher(dY: Tensor, x: Tensor, batch: Int, tokens: Int,
                                        inFeatures: Int, outFeatures: Int,
                                        fisherWeight: Tensor, fisherBias: Tensor?, scratch: Tensor) throws {
-        try accumulateOuterSquares(a: x, b: dY, batch: batch, tokens: tokens, rows: inFeatures, columns: outFeatures,
-                                   lookup: nil, fisher: fisherWeight, scratch: scratch)
+        try accumulateOuterSquares(a: x, b: dY, samples: .uniform(batch: batch, tokens: tokens), rows: inFeatures,
+                                   columns: outFeatures, lookup: nil, fisher: fisherWeight, scratch: scratch)
         if let fisherBias { try accumulateBiasFisher(dY: dY, batch: batch, tokens: tokens, width: outFeatures,
                                                      fisherBias: fisherBias, scratch: scratch) }
     }
@@ -37,6 +46,27 @@ extension Backend {
         let sums = scratch.slice(0, batch * width)
         try sumOverTokens(dY, into: sums, batch: batch, tokens: tokens, width: width)
         try accumulateSquaredSum(sums, into: fisherBias, batch: batch, width: width)
+    }
+
+    /// `accumulateBiasFisher` where sample n owns rows `samples[n]` of dY; `scratch`: samples × width.
+    public func accumulateBiasFisher(dY: Tensor, samples: SampleRows, width: Int, fisherBias: Tensor,
+                                     scratch: Tensor) throws {
+        if let tokens = samples.uniformTokens, dY.count == samples.total * width {
+            return try accumulateBiasFisher(dY: dY, batch: samples.count, tokens: tokens, width: width,
+                                            fisherBias: fisherBias, scratch: scratch)
+        }
+        precondition(scratch.count >= samples.count * width, "Fisher scratch too small for the bias")
+        for n in 0..<samples.count {
+            let own = samples[n], sum = scratch.slice(n * width, width)
+            if own.isEmpty {
+                try fill(sum, with: 0)
+            } else {
+                try sumOverTokens(dY.slice(own.lowerBound * width, own.count * width), into: sum, batch: 1,
+                                  tokens: own.count, width: width)
+            }
+        }
+        try accumulateSquaredSum(scratch.slice(0, samples.count * width), into: fisherBias, batch: samples.count,
+                                 width: width)
     }
 
     /// LayerNorm over [batch, tokens, width] with its saved `mean`/`rstd`:

@@ -18,32 +18,43 @@ public struct OuterSquaresLookup {
 extension Backend {
     public var fusesOuterSquares: Bool { false }
 
-    public func accumulateOuterSquares(a: Tensor, b: Tensor, batch: Int, tokens: Int, rows: Int, columns: Int,
+    public func accumulateOuterSquares(a: Tensor, b: Tensor, samples: SampleRows, rows: Int, columns: Int,
                                        lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws {
-        try composedOuterSquares(a: a, b: b, batch: batch, tokens: tokens, rows: rows, columns: columns,
+        try composedOuterSquares(a: a, b: b, samples: samples, rows: rows, columns: columns,
                                  lookup: lookup, fisher: fisher, scratch: scratch)
     }
 
     /// `accumulateOuterSquares` from the protocol's primitives: as many samples' [rows, columns]
-    /// gradients as `scratch` holds by one strided-batched GEMM, the lookup rows scattered in,
-    /// then squared and added, samples in order.
-    public func composedOuterSquares(a: Tensor, b: Tensor, batch: Int, tokens: Int, rows: Int, columns: Int,
+    /// gradients as `scratch` holds (by one strided-batched GEMM where the samples own as many rows
+    /// each, else one GEMM a sample), the lookup rows scattered in, then squared and added, samples
+    /// in order.
+    public func composedOuterSquares(a: Tensor, b: Tensor, samples: SampleRows, rows: Int, columns: Int,
                                      lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws {
-        let perSample = rows * columns
+        let perSample = rows * columns, batch = samples.count
         precondition(scratch.count >= perSample, "outer squares: scratch holds \(scratch.count) < one gradient \(perSample)")
-        precondition(a.count >= batch * tokens * rows && b.count >= batch * tokens * columns && fisher.count == perSample,
+        precondition(a.count >= samples.total * rows && b.count >= samples.total * columns && fisher.count == perSample,
                      "outer squares: shape mismatch")
         let chunk = max(1, min(batch, scratch.count / perSample))
         var start = 0
         while start < batch {
             let n = min(chunk, batch - start)
-            if tokens > 0 {
+            if let tokens = samples.uniformTokens, tokens > 0 {
                 try gemmStridedBatched(transposeA: true, transposeB: false, m: rows, n: columns, k: tokens, alpha: 1,
                                        a: a.slice(start * tokens * rows, n * tokens * rows), lda: rows, strideA: tokens * rows,
                                        b: b.slice(start * tokens * columns, n * tokens * columns), ldb: columns,
                                        strideB: tokens * columns, beta: 0, c: scratch, ldc: columns, strideC: perSample, batch: n)
             } else {
-                try fill(scratch.slice(0, n * perSample), with: 0)
+                for s in 0..<n {
+                    let own = samples[start + s], gradient = scratch.slice(s * perSample, perSample)
+                    guard !own.isEmpty else {
+                        try fill(gradient, with: 0)
+                        continue
+                    }
+                    try gemm(transposeA: true, transposeB: false, m: rows, n: columns, k: own.count, alpha: 1,
+                             a: a.slice(own.lowerBound * rows, own.count * rows), lda: rows,
+                             b: b.slice(own.lowerBound * columns, own.count * columns), ldb: columns,
+                             beta: 0, c: gradient, ldc: columns)
+                }
             }
             if let lookup {
                 // Each looked-up row into its own sample's block of the scratch.

@@ -12,7 +12,7 @@ extension OpCase {
     static let all: [OpCase] = [
         memory, elementwise, permutes, linearAlgebra, gemmOverwrite, gemmBatched, biases, activations, tanhs, layerNorms,
         attentionPieces, softmaxFullyMasked, softmaxBackwards, regularisers, gaussianNoises, embeddings, loss,
-        fisherPrimitives, optimiser, reductions, attentionComposites, linearFishers, layerNormFishers,
+        fisherPrimitives, optimiser, reductions, attentionComposites, linearFishers, raggedLinearFishers, layerNormFishers,
         embeddingFishers, embeddingFisherEmpty,
     ].flatMap { $0 }
 
@@ -524,6 +524,27 @@ extension OpCase {
             var outputs = ["fisherWeight": try b.download(fisherW)]
             if let fisherB { outputs["fisherBias"] = try b.download(fisherB) }
             return outputs
+        }
+    }
+
+    /// Packed LM-head rows: samples own different row counts, one owns none (one GEMM a sample in
+    /// the composed form, per-sample sums for the bias).
+    static let raggedLinearFishers: [OpCase] = [
+        // (rows per sample, in, out, samples the scratch holds)
+        ([3, 0, 5, 1], 7, 31, 1), ([3, 0, 5, 1], 7, 31, 3), ([2, 2, 2], 13, 4, 2), ([0, 4], 5, 300, 1),
+    ].map { s in
+        let (counts, inF, outF, fit) = s
+        return OpCase("accumulateLinearFisher samples of \(counts) rows in=\(inF) out=\(outF) scratch=\(fit) bias",
+                      tolerance: Tolerance.accumulation) { b, rng in
+            let samples = SampleRows(counts: counts)
+            let dY = try b.tensor(rng.uniform(samples.total * outF))
+            let x = try b.tensor(rng.uniform(samples.total * inF))
+            let fisherW = try b.tensor(rng.uniform(outF * inF, in: 0...1))
+            let fisherB = try b.tensor(rng.uniform(outF, in: 0...1))
+            let scratch = try b.allocate(max(fit * outF * inF, samples.count * outF))
+            try b.accumulateLinearFisher(dY: dY, x: x, samples: samples, inFeatures: inF, outFeatures: outF,
+                                         fisherWeight: fisherW, fisherBias: fisherB, scratch: scratch)
+            return ["fisherWeight": try b.download(fisherW), "fisherBias": try b.download(fisherB)]
         }
     }
 

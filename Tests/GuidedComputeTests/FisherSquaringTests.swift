@@ -38,6 +38,34 @@ import Testing
         return (weight, bias)
     }
 
+    /// Packed rows (the LM heads' vocabulary projection: samples own different counts, one none)
+    /// give what the same samples padded with zero-gradient rows give, sample by sample.
+    @Test(arguments: [1, 4])
+    func packedLinearFisherEqualsPaddedPerSampleSquares(samplesInScratch: Int) throws {
+        let counts = [3, 0, 5, 1], tokens = 5, inF = 7, outF = 4
+        let samples = SampleRows(counts: counts), batch = counts.count
+        var rng = SplitMix64(seed: 43)
+        let dY = rng.uniform(samples.total * outF), x = rng.uniform(samples.total * inF)
+        // The padded layout: each sample's rows first, then zero output gradients (any input).
+        var paddedDY = [Float](repeating: 0, count: batch * tokens * outF), paddedX = rng.uniform(batch * tokens * inF)
+        for n in 0..<batch {
+            for (k, row) in samples[n].enumerated() {
+                for j in 0..<outF { paddedDY[(n * tokens + k) * outF + j] = dY[row * outF + j] }
+                for j in 0..<inF { paddedX[(n * tokens + k) * inF + j] = x[row * inF + j] }
+            }
+        }
+        let start = rng.uniform(outF * inF, in: 0...1), startBias = rng.uniform(outF, in: 0...1)
+        let fisherW = try cpu.tensor(start), fisherB = try cpu.tensor(startBias)
+        try cpu.accumulateLinearFisher(dY: cpu.tensor(dY), x: cpu.tensor(x), samples: samples, inFeatures: inF,
+                                       outFeatures: outF, fisherWeight: fisherW, fisherBias: fisherB,
+                                       scratch: cpu.allocate(max(samplesInScratch * outF * inF, batch * outF)))
+        let reference = try perSampleLinearFisher(dY: paddedDY, x: paddedX, batch: batch, tokens: tokens, inF: inF, outF: outF)
+        let expectedW = zip(start, reference.weight).map { Float(Double($0) + $1) }
+        let expectedB = zip(startBias, reference.bias).map { Float(Double($0) + $1) }
+        #expect(relativeError(try cpu.download(fisherW), expectedW) <= Self.tolerance)
+        #expect(relativeError(try cpu.download(fisherB), expectedB) <= Self.tolerance)
+    }
+
     /// Scratch sizes: exactly 1 sample's gradient, 2 samples' (+ a few, not 3), and the whole batch.
     @Test(arguments: [1, 2, 3])
     func linearFisherEqualsPerSampleSquares(samplesInScratch: Int) throws {
@@ -237,21 +265,22 @@ import Testing
 }
 
 /// The CPU backend's fused `accumulateOuterSquares` against the composed form (one strided GEMM,
-/// scatter, square) and against squares of per-sample gradients computed in Double: row counts that
-/// are not a multiple of its block, lookups (repeated rows, the excluded pad row), no tokens at all.
+/// scatter, square; one GEMM a sample where samples own different row counts) and against squares
+/// of per-sample gradients computed in Double: row counts that are not a multiple of its block,
+/// lookups (repeated rows, the excluded pad row), no tokens at all, samples of different lengths.
 @Suite struct OuterSquaresTests {
     let cpu = CPUBackend()
 
-    /// Σₙ (Σₜ aₙₜ bₙₜᵀ + lookup rows)² in Double.
-    static func reference(a: [Float], b: [Float], batch: Int, tokens: Int, rows: Int, columns: Int,
+    /// Σₙ (Σₜ aₜ bₜᵀ over sample n's rows + its lookup rows)² in Double.
+    static func reference(a: [Float], b: [Float], samples: SampleRows, rows: Int, columns: Int,
                           lookupRows: [Int32], values: [Float], lookupTokens: Int) -> [Double] {
         var fisher = [Double](repeating: 0, count: rows * columns)
-        for n in 0..<batch {
+        for n in 0..<samples.count {
             var g = [Double](repeating: 0, count: rows * columns)
-            for t in 0..<tokens {
+            for t in samples[n] {
                 for r in 0..<rows {
-                    let ar = Double(a[(n * tokens + t) * rows + r])
-                    for c in 0..<columns { g[r * columns + c] += ar * Double(b[(n * tokens + t) * columns + c]) }
+                    let ar = Double(a[t * rows + r])
+                    for c in 0..<columns { g[r * columns + c] += ar * Double(b[t * columns + c]) }
                 }
             }
             for t in 0..<lookupTokens where lookupRows[n * lookupTokens + t] >= 0 {
@@ -263,42 +292,56 @@ import Testing
         return fisher
     }
 
-    @Test(arguments: [(batch: 3, tokens: 5, rows: 1000, columns: 70), (batch: 2, tokens: 1, rows: 9, columns: 4),
-                      (batch: 4, tokens: 0, rows: 300, columns: 16),
+    @Test(arguments: [(counts: [5, 5, 5], rows: 1000, columns: 70), (counts: [1, 1], rows: 9, columns: 4),
+                      (counts: [0, 0, 0, 0], rows: 300, columns: 16),
                       // Wider than a block (512 columns): blocks in both directions, ragged at the ends.
-                      (batch: 2, tokens: 3, rows: 300, columns: 1100)])
-    func fusedEqualsComposedAndTheDefinition(_ shape: (batch: Int, tokens: Int, rows: Int, columns: Int)) throws {
-        let (batch, tokens, rows, columns) = shape
+                      (counts: [3, 3], rows: 300, columns: 1100),
+                      // Packed LM-head rows: samples own different counts, one owns none.
+                      (counts: [3, 0, 7, 1], rows: 1000, columns: 70), (counts: [2, 5], rows: 300, columns: 1100)])
+    func fusedEqualsComposedAndTheDefinition(_ shape: (counts: [Int], rows: Int, columns: Int)) throws {
+        let (rows, columns) = (shape.rows, shape.columns)
+        let samples = SampleRows(counts: shape.counts), batch = samples.count
         var random = SplitMix64(seed: 11)
-        let a = random.uniform(batch * tokens * rows), b = random.uniform(batch * tokens * columns)
+        let a = random.uniform(samples.total * rows), b = random.uniform(samples.total * columns)
         let lookupTokens = 6
         // Rows repeat within a sample, one sample uses the last row, −1 marks padding / the pad row.
         let lookupRows: [Int32] = (0..<(batch * lookupTokens)).map { i in
             i % lookupTokens == 5 ? -1 : (i % lookupTokens == 4 ? Int32(rows - 1) : Int32((i * 7) % min(rows, 5)))
         }
         let values = random.uniform(batch * lookupTokens * columns)
-        let expected = Self.reference(a: a, b: b, batch: batch, tokens: tokens, rows: rows, columns: columns,
+        let expected = Self.reference(a: a, b: b, samples: samples, rows: rows, columns: columns,
                                       lookupRows: lookupRows, values: values, lookupTokens: lookupTokens)
         let start = random.uniform(rows * columns, in: 0...1)
         var results: [[Float]] = []
-        for fused in [true, false] {
+        // The composed form with scratch for two samples: chunks, and a sample with no rows inside one.
+        for (fused, scratchSamples) in [(true, 1), (false, 2), (false, batch)] {
             let lookup = OuterSquaresLookup(rows: lookupRows, values: try cpu.tensor(values), tokens: lookupTokens)
-            let fisher = try cpu.tensor(start), scratch = try cpu.allocate(rows * columns)
+            let fisher = try cpu.tensor(start), scratch = try cpu.allocate(max(1, scratchSamples) * rows * columns)
             let ta = try cpu.tensor(a.isEmpty ? [0] : a), tb = try cpu.tensor(b.isEmpty ? [0] : b)
             if fused {
-                try cpu.accumulateOuterSquares(a: ta, b: tb, batch: batch, tokens: tokens, rows: rows, columns: columns,
+                try cpu.accumulateOuterSquares(a: ta, b: tb, samples: samples, rows: rows, columns: columns,
                                                lookup: lookup, fisher: fisher, scratch: scratch)
             } else {
-                try cpu.composedOuterSquares(a: ta, b: tb, batch: batch, tokens: tokens, rows: rows, columns: columns,
+                try cpu.composedOuterSquares(a: ta, b: tb, samples: samples, rows: rows, columns: columns,
                                              lookup: lookup, fisher: fisher, scratch: scratch)
             }
             results.append(try cpu.download(fisher))
         }
         let scale = expected.map(abs).max() ?? 0
-        for (name, result) in zip(["fused", "composed"], results) {
+        for (name, result) in zip(["fused", "composed, scratch of 2", "composed, scratch of all"], results) {
             let worst = zip(result, zip(start, expected)).map { abs(Double($0) - Double($1.0) - $1.1) }.max() ?? 0
             #expect(worst <= 1e-5 * max(scale, 1), "\(name): |Δ| \(worst) vs max \(scale)")
         }
         #expect(cpu.fusesOuterSquares)
+    }
+
+    @Test func sampleRowsGiveEachSampleItsRows() {
+        let samples = SampleRows(counts: [2, 0, 3])
+        #expect(samples.count == 3 && samples.total == 5)
+        #expect(samples[0] == 0..<2 && samples[1] == 2..<2 && samples[2] == 2..<5)
+        #expect(samples.uniformTokens == nil)
+        #expect(SampleRows.uniform(batch: 4, tokens: 7).uniformTokens == 7)
+        #expect(SampleRows.uniform(batch: 4, tokens: 7).total == 28)
+        #expect(SampleRows(counts: []).uniformTokens == nil && SampleRows(counts: []).total == 0)
     }
 }

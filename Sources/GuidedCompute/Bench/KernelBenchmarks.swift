@@ -205,13 +205,14 @@ public enum KernelBenchmarks {
                 let rows = (0..<r).map { _ in Int32(generator.next() % UInt64(v)) }
                 let dLogits = try random(b, s.batch * predicted * v), hidden = try random(b, s.batch * predicted * h)
                 let lookup = OuterSquaresLookup(rows: rows, values: try random(b, r * h), tokens: s.tokens)
+                let samples = SampleRows.uniform(batch: s.batch, tokens: predicted)
                 let fisher = try b.allocate(v * h), scratch = try b.allocate(v * h)
                 return {
                     if fused {
-                        try b.accumulateOuterSquares(a: dLogits, b: hidden, batch: s.batch, tokens: predicted, rows: v,
+                        try b.accumulateOuterSquares(a: dLogits, b: hidden, samples: samples, rows: v,
                                                      columns: h, lookup: lookup, fisher: fisher, scratch: scratch)
                     } else {
-                        try b.composedOuterSquares(a: dLogits, b: hidden, batch: s.batch, tokens: predicted, rows: v,
+                        try b.composedOuterSquares(a: dLogits, b: hidden, samples: samples, rows: v,
                                                    columns: h, lookup: lookup, fisher: fisher, scratch: scratch)
                     }
                 }

@@ -11,9 +11,10 @@ extension CPUBackend {
     /// each sample's whole [rows, columns] gradient to memory and reads it back, which for a tied
     /// vocabulary × hidden head is most of the Fisher's time. Samples add in order, as batch size 1
     /// adds them.
-    public func accumulateOuterSquares(a: Tensor, b: Tensor, batch: Int, tokens: Int, rows: Int, columns: Int,
+    public func accumulateOuterSquares(a: Tensor, b: Tensor, samples: SampleRows, rows: Int, columns: Int,
                                        lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws {
-        precondition(a.count >= batch * tokens * rows && b.count >= batch * tokens * columns && fisher.count == rows * columns,
+        let batch = samples.count
+        precondition(a.count >= samples.total * rows && b.count >= samples.total * columns && fisher.count == rows * columns,
                      "outer squares: shape mismatch")
         guard rows > 0, columns > 0, batch > 0 else { return }
         let pa = floats(a), pb = floats(b), pf = floats(fisher)
@@ -50,16 +51,17 @@ extension CPUBackend {
         let blocksTensor = try allocateUninitialized(min(parallelChunkLimit, blocks) * blockSize)
         let gradientBlocks = floats(blocksTensor)
         withExtendedLifetime(blocksTensor) {
-        parallelChunks(blocks, work: batch * rows * columns * max(tokens, 1)) { chunk, range in
+        parallelChunks(blocks, work: rows * columns * max(samples.total, batch)) { chunk, range in
             let g = gradientBlocks + chunk * blockSize
             for block in range {
                 let r0 = (block / columnBlocks) * blockRows, m = min(blockRows, rows - r0)
                 let c0 = (block % columnBlocks) * blockColumns, width = min(blockColumns, columns - c0)
                 for n in 0..<batch {
-                    if tokens > 0 {
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(width), Int32(tokens), 1,
-                                    pa + n * tokens * rows + r0, Int32(rows), pb + n * tokens * columns + c0, Int32(columns),
-                                    0, g, Int32(width))
+                    let own = samples[n]
+                    if !own.isEmpty {
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(width), Int32(own.count), 1,
+                                    pa + own.lowerBound * rows + r0, Int32(rows), pb + own.lowerBound * columns + c0,
+                                    Int32(columns), 0, g, Int32(width))
                     } else {
                         g.update(repeating: 0, count: m * width)
                     }

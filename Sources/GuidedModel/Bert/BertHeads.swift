@@ -12,13 +12,19 @@ public enum LossReduction: Sendable {
 /// The masked-LM head's forward over one batch, kept for its backward.
 public final class MaskedLMPass {
     public let encoder: EncoderPass
-    /// Predicted positions per sample, padded to the longest: `perSample` rows per sample.
+    /// The transform (dense, GELU, LayerNorm) sees the predicted positions padded per sample,
+    /// `perSample` slots each, as its per-sample Fisher wants; it is only hidden-wide.
     let perSample: Int
     let rowsIndex: Tensor          // [B·perSample] Int32: row of the encoder output
-    let labels: Tensor             // [B·perSample] Int32: −1 on padding rows
     let gathered, transformed, activated, normalized: Tensor   // [B·perSample, H]
     let norm: LayerNormSaved
-    let logits: Tensor             // [B·perSample, V]
+    /// The vocabulary projection sees them packed, without padding: sample n's are rows
+    /// `samples[n]` of the tensors below.
+    let samples: SampleRows
+    let slotsIndex: Tensor         // [P] Int32: the padded slot of each packed row
+    let decoderInput: Tensor       // [P, H]: `normalized` at the packed rows
+    let labels: Tensor             // [P] Int32: −1 on a filler row
+    let logits: Tensor             // [P, V]
     let dLogits: Tensor
     /// Loss of each sample (mean over its predicted tokens); nil for a sample with none.
     public let sampleLosses: [Float?]
@@ -27,18 +33,22 @@ public final class MaskedLMPass {
     /// Samples with no predicted token (they add nothing to a per-sample mean).
     public let skippedSamples: Int
 
-    init(encoder: EncoderPass, perSample: Int, rowsIndex: Tensor, labels: Tensor, gathered: Tensor, transformed: Tensor,
-         activated: Tensor, normalized: Tensor, norm: LayerNormSaved, logits: Tensor, dLogits: Tensor,
+    init(encoder: EncoderPass, perSample: Int, rowsIndex: Tensor, gathered: Tensor, transformed: Tensor,
+         activated: Tensor, normalized: Tensor, norm: LayerNormSaved, samples: SampleRows, slotsIndex: Tensor,
+         decoderInput: Tensor, labels: Tensor, logits: Tensor, dLogits: Tensor,
          sampleLosses: [Float?], loss: Float, skippedSamples: Int) {
         self.encoder = encoder
         self.perSample = perSample
         self.rowsIndex = rowsIndex
-        self.labels = labels
         self.gathered = gathered
         self.transformed = transformed
         self.activated = activated
         self.normalized = normalized
         self.norm = norm
+        self.samples = samples
+        self.slotsIndex = slotsIndex
+        self.decoderInput = decoderInput
+        self.labels = labels
         self.logits = logits
         self.dLogits = dLogits
         self.sampleLosses = sampleLosses
@@ -64,8 +74,8 @@ extension BertModel {
         let predicted = PredictedTokens(batch: batch.batch, tokens: t, reduction: reduction) { n, i in
             labels[n * t + i] != -100 ? labels[n * t + i] : nil
         }
-        let m = predicted.rows.count
-        let rowsIndex = try ops.upload(predicted.rows), labelsTensor = try ops.upload(predicted.targets)
+        let m = predicted.slotRows.count, p = predicted.rows.count
+        let rowsIndex = try ops.upload(predicted.slotRows), labelsTensor = try ops.upload(predicted.targets)
         let gathered = try ops.allocate(m * h), transformed = try ops.allocate(m * h)
         let activated = try ops.allocate(m * h), normalized = try ops.allocate(m * h)
         try backend.embeddingGather(encoder.output, ids: rowsIndex, into: gathered, tokens: m, width: h)
@@ -74,29 +84,35 @@ extension BertModel {
         let norm = try LayerNormSaved(ops, rows: m)
         try ops.layerNorm(activated, "cls.predictions.transform.LayerNorm", into: normalized, saved: norm, rows: m, width: h)
         // The decoder is tied to the word embeddings; its bias is `cls.predictions.bias`.
-        let logits = try ops.allocate(m * v)
-        try backend.gemm(transposeA: false, transposeB: true, m: m, n: v, k: h, alpha: 1, a: normalized, lda: h,
+        let slotsIndex = try ops.upload(predicted.slots), decoderInput = try ops.allocate(p * h)
+        try backend.embeddingGather(normalized, ids: slotsIndex, into: decoderInput, tokens: p, width: h)
+        let logits = try ops.allocate(p * v)
+        try backend.gemm(transposeA: false, transposeB: true, m: p, n: v, k: h, alpha: 1, a: decoderInput, lda: h,
                          b: ops.weight("embeddings.word_embeddings.weight"), ldb: h, beta: 0, c: logits, ldc: v)
-        try backend.addBias(logits, ops.weight("cls.predictions.bias"), rows: m, columns: v)
+        try backend.addBias(logits, ops.weight("cls.predictions.bias"), rows: p, columns: v)
 
         let (dLogits, sampleLosses, loss) = try predicted.crossEntropy(logits, labels: labelsTensor, classes: v, ops: ops,
                                                                        what: "masked-LM loss")
-        return MaskedLMPass(encoder: encoder, perSample: predicted.perSample, rowsIndex: rowsIndex, labels: labelsTensor,
+        return MaskedLMPass(encoder: encoder, perSample: predicted.perSample, rowsIndex: rowsIndex,
                             gathered: gathered, transformed: transformed, activated: activated, normalized: normalized,
-                            norm: norm, logits: logits, dLogits: dLogits, sampleLosses: sampleLosses,
+                            norm: norm, samples: predicted.samples, slotsIndex: slotsIndex, decoderInput: decoderInput,
+                            labels: labelsTensor, logits: logits, dLogits: dLogits, sampleLosses: sampleLosses,
                             loss: loss, skippedSamples: predicted.skippedSamples)
     }
 
     /// Backward of `maskedLM` through the head and the encoder; parameter gradients go to `sink`.
     public func maskedLMBackward(_ pass: MaskedLMPass, sink: GradientSink) throws {
         let h = architecture.hidden, v = architecture.vocabulary
-        let b = pass.encoder.batch.batch, m = b * pass.perSample
-        // Tied decoder: the word embeddings receive dLogitsᵀ · normalized; its bias the row sums.
+        let b = pass.encoder.batch.batch, m = b * pass.perSample, p = pass.slotsIndex.count
+        // Tied decoder: the word embeddings receive dLogitsᵀ · decoderInput; its bias the row sums.
         try sink.linear(weight: layout.slot("embeddings.word_embeddings.weight"), bias: layout.slot("cls.predictions.bias"),
-                        x: pass.normalized, dY: pass.dLogits, batch: b, tokens: pass.perSample, inFeatures: h, outFeatures: v)
+                        x: pass.decoderInput, dY: pass.dLogits, samples: pass.samples, inFeatures: h, outFeatures: v)
+        let dDecoderInput = try ops.allocate(p * h)
+        try backend.gemm(transposeA: false, transposeB: false, m: p, n: h, k: v, alpha: 1, a: pass.dLogits, lda: v,
+                         b: ops.weight("embeddings.word_embeddings.weight"), ldb: h, beta: 0, c: dDecoderInput, ldc: h)
+        // Back to the padded slots; padding slots get no gradient (allocate zeroes).
         let dNormalized = try ops.allocate(m * h)
-        try backend.gemm(transposeA: false, transposeB: false, m: m, n: h, k: v, alpha: 1, a: pass.dLogits, lda: v,
-                         b: ops.weight("embeddings.word_embeddings.weight"), ldb: h, beta: 0, c: dNormalized, ldc: h)
+        try backend.scatterAddRows(dDecoderInput, index: pass.slotsIndex, into: dNormalized, rows: p, width: h, skip: -1)
         let dActivated = try ops.allocate(m * h)
         try ops.layerNormBackward("cls.predictions.transform.LayerNorm", dY: dNormalized, x: pass.activated, saved: pass.norm,
                               dx: dActivated, batch: b, tokens: pass.perSample, width: h, sink: sink)

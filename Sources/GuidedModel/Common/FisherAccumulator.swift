@@ -20,7 +20,7 @@ public final class FisherAccumulator: GradientSink {
     public let scratchLimit: Int
     private var scratch: Tensor?
     private var layerNormScratch: [Int: (Tensor, Tensor)] = [:]
-    private var heldDecoder: (bias: ParameterSlot?, x: Tensor, dY: Tensor, tokens: Int)?
+    private var heldDecoder: (bias: ParameterSlot?, x: Tensor, dY: Tensor, samples: SampleRows)?
     private let tiedTable: String?
 
     public init(backend: Backend, layout: ParameterLayout, scratchLimit: Int = 1 << 24, tiedTable: String?) throws {
@@ -52,12 +52,19 @@ public final class FisherAccumulator: GradientSink {
 
     public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                        batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
+        try linear(weight: weight, bias: bias, x: x, dY: dY, samples: .uniform(batch: batch, tokens: tokens),
+                   inFeatures: inFeatures, outFeatures: outFeatures)
+    }
+
+    public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
+                       samples: SampleRows, inFeatures: Int, outFeatures: Int) throws {
         if weight.name == tiedTable {
-            heldDecoder = (bias, x, dY, tokens)
+            heldDecoder = (bias, x, dY, samples)
             return
         }
+        let batch = samples.count
         let buffer = try chunkScratch(samples: batch, perSample: outFeatures * inFeatures, extra: batch * outFeatures)
-        try backend.accumulateLinearFisher(dY: dY, x: x, batch: batch, tokens: tokens, inFeatures: inFeatures,
+        try backend.accumulateLinearFisher(dY: dY, x: x, samples: samples, inFeatures: inFeatures,
                                            outFeatures: outFeatures, fisherWeight: fisher.slice(weight),
                                            fisherBias: bias.map { fisher.slice($0) }, scratch: buffer)
     }
@@ -103,15 +110,16 @@ public final class FisherAccumulator: GradientSink {
 
     /// Per sample: `G = dLogitsₙᵀ hₙ` (the decoder, [V, H]) plus the rows its tokens looked up,
     /// squared and added; the decoder bias as an ordinary per-sample bias.
-    private func tiedEmbedding(table: ParameterSlot, decoder: (bias: ParameterSlot?, x: Tensor, dY: Tensor, tokens: Int),
+    private func tiedEmbedding(table: ParameterSlot, decoder: (bias: ParameterSlot?, x: Tensor, dY: Tensor, samples: SampleRows),
                                ids: [Int32], dOut: Tensor, batch: Int, tokens: Int, excludedRow: Int32?) throws {
         let vocabulary = table.shape[0], width = table.shape[1]
         let buffer = try chunkScratch(samples: batch, perSample: vocabulary * width, extra: batch * vocabulary)
         let lookup = OuterSquaresLookup(rows: ids.map { $0 == excludedRow ? -1 : $0 }, values: dOut, tokens: tokens)
-        try backend.accumulateOuterSquares(a: decoder.dY, b: decoder.x, batch: batch, tokens: decoder.tokens, rows: vocabulary,
+        precondition(decoder.samples.count == batch, "tied head: \(decoder.samples.count) samples, lookups of \(batch)")
+        try backend.accumulateOuterSquares(a: decoder.dY, b: decoder.x, samples: decoder.samples, rows: vocabulary,
                                            columns: width, lookup: lookup, fisher: fisher.slice(table), scratch: buffer)
         guard let bias = decoder.bias else { return }
-        try backend.accumulateBiasFisher(dY: decoder.dY, batch: batch, tokens: decoder.tokens, width: vocabulary,
+        try backend.accumulateBiasFisher(dY: decoder.dY, samples: decoder.samples, width: vocabulary,
                                          fisherBias: fisher.slice(bias), scratch: buffer)
     }
 }

@@ -10,6 +10,10 @@ public protocol GradientSink: AnyObject {
     /// W stored [out, in] (`nn.Linear`). No bias: GPT-2's tied LM head and its `score`.
     func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                 batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws
+    /// `linear` where sample n owns rows `samples[n]` of X and dY, as many as it has predicted
+    /// positions: the LM heads' vocabulary projection, computed only where a token is scored.
+    func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
+                samples: SampleRows, inFeatures: Int, outFeatures: Int) throws
     /// `Y = X W + b` with W stored [in, out] (GPT-2's `Conv1D`), otherwise as `linear`.
     func conv1D(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                 batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws
@@ -39,7 +43,15 @@ public final class GradientAccumulator: GradientSink {
 
     public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                        batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
-        let rows = batch * tokens
+        try linear(weight: weight, bias: bias, x: x, dY: dY, samples: .uniform(batch: batch, tokens: tokens),
+                   inFeatures: inFeatures, outFeatures: outFeatures)
+    }
+
+    /// dW = dYᵀ X over all rows: the batch gradient does not care which sample a row is of.
+    public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
+                       samples: SampleRows, inFeatures: Int, outFeatures: Int) throws {
+        let rows = samples.total
+        guard rows > 0 else { return }
         try backend.gemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
                          alpha: 1, a: dY, lda: outFeatures, b: x, ldb: inFeatures,
                          beta: 1, c: gradients.slice(weight), ldc: inFeatures)

@@ -1,21 +1,31 @@
 import GuidedCompute
 
-/// The output positions a language-model loss scores, gathered per sample and padded to the sample
-/// with the most, with each row's cross-entropy weight under a `LossReduction`: what BERT's masked
-/// LM and GPT-2's causal LM share. Only these rows go through the vocabulary projection.
+/// The output positions a language-model loss scores, with each one's cross-entropy weight under a
+/// `LossReduction`: what BERT's masked LM and GPT-2's causal LM share. Only these rows go through
+/// the vocabulary projection, packed sample after sample without padding (`samples` says whose
+/// each is): a batch's samples score different numbers of tokens, and padding them all to the most
+/// would add vocabulary-wide rows to the logits, their gradient and the tied head's squares.
 struct PredictedTokens {
     /// Per sample: the output positions that are scored.
     let positions: [[Int]]
-    /// Rows per sample: the most any sample has (at least 1).
-    let perSample: Int
-    /// Scored rows in the whole batch.
-    let total: Int
-    /// [batch · perSample]: the output row of each slot (padding slots: the sample's first row).
+    /// Sample n's scored positions are packed rows `samples[n]`.
+    let samples: SampleRows
+    /// [packed]: the output row (n · tokens + position) of each packed row. At least one row: a batch
+    /// with nothing scored keeps one filler row (output row 0, no target, weight 0), so that every
+    /// op still sees a non-empty tensor.
     let rows: [Int32]
-    /// [batch · perSample]: the target of each slot, −1 on padding slots.
+    /// [packed]: the target of each row, −1 on the filler row.
     let targets: [Int32]
-    /// [batch · perSample]: 1/total (batch mean) or 1/count-in-sample (per-sample mean); 0 on padding.
+    /// [packed]: 1/total (batch mean) or 1/count-in-sample (per-sample mean); 0 on the filler row.
     let weights: [Float]
+    /// Slots per sample where a head works on the scored positions padded per sample (BERT's
+    /// transform, whose per-sample Fisher wants even samples; only hidden-wide): the most any
+    /// sample has, at least 1.
+    let perSample: Int
+    /// [batch · perSample]: the output row of each padded slot (padding slots: the sample's row 0).
+    let slotRows: [Int32]
+    /// [packed]: the padded slot (n · perSample + k) of each packed row.
+    let slots: [Int32]
 
     /// Checks `labels` ([batch, tokens], −100 where nothing is predicted) against the batch and the vocabulary.
     static func validate(_ labels: [Int32], _ batch: TokenBatch, vocabulary: Int) throws {
@@ -28,27 +38,29 @@ struct PredictedTokens {
     /// `target(n, t)`: the token that position t of sample n is scored against, or nil.
     init(batch: Int, tokens: Int, reduction: LossReduction, target: (Int, Int) -> Int32?) {
         positions = (0..<batch).map { n in (0..<tokens).filter { target(n, $0) != nil } }
+        samples = SampleRows(counts: positions.map(\.count))
         perSample = max(1, positions.map(\.count).max() ?? 1)
-        total = positions.map(\.count).reduce(0, +)
-        var rows: [Int32] = [], targets: [Int32] = [], weights: [Float] = []
+        let total = samples.total
+        var rows: [Int32] = [], targets: [Int32] = [], weights: [Float] = [], slots: [Int32] = []
+        var slotRows = [Int32](repeating: 0, count: batch * perSample)
         for (n, list) in positions.enumerated() {
-            for k in 0..<perSample {
-                guard k < list.count else {
-                    rows.append(Int32(n * tokens))
-                    targets.append(-1)
-                    weights.append(0)
-                    continue
-                }
-                rows.append(Int32(n * tokens + list[k]))
-                targets.append(target(n, list[k])!)
+            for k in 0..<perSample { slotRows[n * perSample + k] = Int32(n * tokens + (k < list.count ? list[k] : 0)) }
+            for (k, position) in list.enumerated() {
+                rows.append(Int32(n * tokens + position))
+                slots.append(Int32(n * perSample + k))
+                targets.append(target(n, position)!)
                 switch reduction {
                 case .batchMean: weights.append(1 / Float(total))
                 case .perSampleMean: weights.append(1 / Float(list.count))
                 }
             }
         }
-        (self.rows, self.targets, self.weights) = (rows, targets, weights)
+        if total == 0 { (rows, slots, targets, weights) = ([0], [0], [-1], [0]) }
+        (self.rows, self.targets, self.weights, self.slotRows, self.slots) = (rows, targets, weights, slotRows, slots)
     }
+
+    /// Scored rows in the whole batch.
+    var total: Int { samples.total }
 
     var skippedSamples: Int { positions.filter(\.isEmpty).count }
 
@@ -66,10 +78,11 @@ struct PredictedTokens {
         try ops.checkFinite(rowLosses, what: what)
         var sampleLosses: [Float?] = []
         var sum = 0.0
-        for (n, list) in positions.enumerated() {
-            let s = (0..<list.count).reduce(0.0) { $0 + Double(rowLosses[n * perSample + $1]) }
+        for n in 0..<samples.count {
+            let own = samples[n]
+            let s = own.reduce(0.0) { $0 + Double(rowLosses[$1]) }
             sum += s
-            sampleLosses.append(list.isEmpty ? nil : Float(s / Double(list.count)))
+            sampleLosses.append(own.isEmpty ? nil : Float(s / Double(own.count)))
         }
         return (dLogits, sampleLosses, total > 0 ? Float(sum / Double(total)) : 0)
     }

@@ -3,12 +3,12 @@ import GuidedCompute
 /// The causal-LM head's forward over one batch, kept for its backward.
 public final class CausalLMPass {
     public let decoder: GPT2DecoderPass
-    /// Predicted positions per sample, padded to the longest: `perSample` rows per sample.
-    let perSample: Int
-    let rowsIndex: Tensor          // [B·perSample] Int32: row of the decoder output
-    let labels: Tensor             // [B·perSample] Int32: the next token; −1 on padding rows
-    let gathered: Tensor           // [B·perSample, H]
-    let logits: Tensor             // [B·perSample, V]
+    /// The predicted positions, packed: sample n's are rows `samples[n]` of the tensors below.
+    let samples: SampleRows
+    let rowsIndex: Tensor          // [P] Int32: row of the decoder output
+    let labels: Tensor             // [P] Int32: the next token; −1 on a filler row
+    let gathered: Tensor           // [P, H]
+    let logits: Tensor             // [P, V]
     let dLogits: Tensor
     /// Loss of each sample (mean over its predicted tokens); nil for a sample with none.
     public let sampleLosses: [Float?]
@@ -17,10 +17,10 @@ public final class CausalLMPass {
     /// Samples with no predicted token (they add nothing to a per-sample mean).
     public let skippedSamples: Int
 
-    init(decoder: GPT2DecoderPass, perSample: Int, rowsIndex: Tensor, labels: Tensor, gathered: Tensor, logits: Tensor,
+    init(decoder: GPT2DecoderPass, samples: SampleRows, rowsIndex: Tensor, labels: Tensor, gathered: Tensor, logits: Tensor,
          dLogits: Tensor, sampleLosses: [Float?], loss: Float, skippedSamples: Int) {
         self.decoder = decoder
-        self.perSample = perSample
+        self.samples = samples
         self.rowsIndex = rowsIndex
         self.labels = labels
         self.gathered = gathered
@@ -62,7 +62,7 @@ extension GPT2Model {
 
         let (dLogits, sampleLosses, loss) = try predicted.crossEntropy(logits, labels: labelsTensor, classes: v, ops: ops,
                                                                        what: "causal-LM loss")
-        return CausalLMPass(decoder: decoder, perSample: predicted.perSample, rowsIndex: rowsIndex, labels: labelsTensor,
+        return CausalLMPass(decoder: decoder, samples: predicted.samples, rowsIndex: rowsIndex, labels: labelsTensor,
                             gathered: gathered, logits: logits, dLogits: dLogits, sampleLosses: sampleLosses,
                             loss: loss, skippedSamples: predicted.skippedSamples)
     }
@@ -71,14 +71,14 @@ extension GPT2Model {
     /// The head's part of the wte gradient is sent first, the wte lookup's last.
     public func causalLMBackward(_ pass: CausalLMPass, sink: GradientSink) throws {
         let h = architecture.hidden, v = architecture.vocabulary
-        let b = pass.decoder.batch.batch, m = b * pass.perSample
+        let m = pass.rowsIndex.count
         try sink.linear(weight: layout.slot("wte.weight"), bias: nil, x: pass.gathered, dY: pass.dLogits,
-                        batch: b, tokens: pass.perSample, inFeatures: h, outFeatures: v)
+                        samples: pass.samples, inFeatures: h, outFeatures: v)
         let dGathered = try ops.allocate(m * h)
         try backend.gemm(transposeA: false, transposeB: false, m: m, n: h, k: v, alpha: 1, a: pass.dLogits, lda: v,
                          b: ops.weight("wte.weight"), ldb: h, beta: 0, c: dGathered, ldc: h)
         let dOutput = try ops.allocate(pass.decoder.batch.rows * h)
-        // Padding rows carry zero gradient (their weight is 0), so scattering them is harmless.
+        // A filler row carries zero gradient (its weight is 0), so scattering it is harmless.
         try backend.scatterAddRows(dGathered, index: pass.rowsIndex, into: dOutput, rows: m, width: h, skip: -1)
         try decoderBackward(pass.decoder, dOutput: dOutput, sink: sink)
     }
