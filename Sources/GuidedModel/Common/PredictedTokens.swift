@@ -64,7 +64,7 @@ struct PredictedTokens {
 
     var skippedSamples: Int { positions.filter(\.isEmpty).count }
 
-    /// Softmax cross-entropy of `logits` [slots, classes] against `labels` (the uploaded `targets`):
+    /// Softmax cross-entropy of `logits` [packed rows, classes] against `labels` (the uploaded `targets`):
     /// the weighted `dLogits`, each sample's mean loss over its scored rows (nil for none) and the
     /// batch mean over all scored rows (what `transformers` returns as `loss`).
     func crossEntropy(_ logits: Tensor, labels: Tensor, classes: Int, ops: ModelOps,
