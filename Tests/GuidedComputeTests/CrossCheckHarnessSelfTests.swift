@@ -62,8 +62,8 @@ class RecordingBackend: Backend {
     func geluForward(_ x: Tensor, into y: Tensor, form: GeluForm) throws {
         note("geluForward"); try inner.geluForward(x, into: y, form: form)
     }
-    func geluBackward(_ x: Tensor, _ dy: Tensor, into dx: Tensor, form: GeluForm) throws {
-        note("geluBackward"); try inner.geluBackward(x, dy, into: dx, form: form)
+    func geluBackward(_ x: Tensor, output y: Tensor, _ dy: Tensor, into dx: Tensor, form: GeluForm) throws {
+        note("geluBackward"); try inner.geluBackward(x, output: y, dy, into: dx, form: form)
     }
     func layerNormForward(_ x: Tensor, gamma: Tensor, beta: Tensor, into y: Tensor, mean: Tensor, rstd: Tensor,
                           rows: Int, columns: Int, eps: Float) throws {

@@ -102,9 +102,10 @@ public enum KernelBenchmarks {
                 let x = try random(b, r * f), y = try b.allocate(r * f)
                 return { try b.geluForward(x, into: y, form: form) }
             }
-            add("gelu", "backward \(form)", "\(r)×\(f)", bytes: by(3 * r * f), flops: fl(30 * r * f)) { b in
-                let x = try random(b, r * f), dy = try random(b, r * f), dx = try b.allocate(r * f)
-                return { try b.geluBackward(x, dy, into: dx, form: form) }
+            add("gelu", "backward \(form)", "\(r)×\(f)", bytes: by(4 * r * f), flops: fl(30 * r * f)) { b in
+                let x = try random(b, r * f), y = try b.allocate(r * f), dy = try random(b, r * f), dx = try b.allocate(r * f)
+                try b.geluForward(x, into: y, form: form)
+                return { try b.geluBackward(x, output: y, dy, into: dx, form: form) }
             }
         }
         add("elementwise", "permute0213", "8×128×12×\(d)", bytes: by(2 * r * h), flops: 0) { b in

@@ -115,13 +115,16 @@ extension CPUBackend {
         }
     }
 
-    public func geluBackward(_ x: Tensor, _ dy: Tensor, into dx: Tensor, form: GeluForm) throws {
-        precondition(x.count == dy.count && x.count == dx.count, "geluBackward: shape mismatch")
-        let px = floats(x), pdy = floats(dy), pdx = floats(dx)
+    /// In the erf form, Φ read off the forward's output (y/x) spares the erfc and its exponential.
+    public func geluBackward(_ x: Tensor, output y: Tensor, _ dy: Tensor, into dx: Tensor, form: GeluForm) throws {
+        precondition(x.count == dy.count && x.count == dx.count && y.count == x.count, "geluBackward: shape mismatch")
+        let px = floats(x), py = floats(y), pdy = floats(dy), pdx = floats(dx)
         parallelChunks(x.count, work: x.count * 16) { range in
             switch form {
-            case .erf: mapVectors(range, px, pdy, into: pdx) { x, dy in dy * VectorMath.geluDerivative(x) }
-            case .tanh: mapVectors(range, px, pdy, into: pdx) { x, dy in dy * VectorMath.geluTanhDerivative(x) }
+            case .erf:
+                mapVectors(range, px, py, pdy, into: pdx) { x, y, dy in dy * VectorMath.geluDerivative(x, output: y) }
+            case .tanh:
+                mapVectors(range, px, pdy, into: pdx) { x, dy in dy * VectorMath.geluTanhDerivative(x) }
             }
         }
     }
@@ -147,32 +150,16 @@ private func mapVectors(_ range: Range<Int>, _ x: UnsafeMutablePointer<Float>, _
     }
 }
 
-/// GELU and its derivative in both forms, in Float with the C library's erff/tanhf (within an ulp
-/// or two of the exact function; the Double versions cost 3× more and change nothing visible).
-/// The backend runs `VectorMath.gelu`/`geluTanh` (eight lanes, no libm call); this scalar form
-/// stays as their readable statement, which the tests hold them to.
-enum Gelu {
-    static let sqrt2OverPi = Float((2.0 / Double.pi).squareRoot())
-    static let inverseSqrt2 = Float(1 / 2.0.squareRoot())
-    static let inverseSqrt2Pi = Float(1 / (2 * Double.pi).squareRoot())
-
-    @inline(__always)
-    static func value(_ x: Float, _ form: GeluForm) -> Float {
-        switch form {
-        case .erf: return 0.5 * x * (1 + erff(x * inverseSqrt2))
-        case .tanh: return 0.5 * x * (1 + tanhf(sqrt2OverPi * (x + 0.044715 * x * x * x)))
-        }
-    }
-
-    @inline(__always)
-    static func derivative(_ x: Float, _ form: GeluForm) -> Float {
-        switch form {
-        case .erf:
-            let cdf = 0.5 * (1 + erff(x * inverseSqrt2))
-            return cdf + x * expf(-0.5 * x * x) * inverseSqrt2Pi
-        case .tanh:
-            let t = tanhf(sqrt2OverPi * (x + 0.044715 * x * x * x))
-            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * sqrt2OverPi * (1 + 3 * 0.044715 * x * x)
+/// `w[i] = f(x[i], y[i], z[i])` over `range`, eight lanes at a time.
+@inline(__always)
+private func mapVectors(_ range: Range<Int>, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                        _ z: UnsafeMutablePointer<Float>, into w: UnsafeMutablePointer<Float>,
+                        _ f: (FloatVector, FloatVector, FloatVector) -> FloatVector) {
+    forEachVector(range) { i, n in
+        if n == 8 { w.storeVector(f(x.loadVector(at: i), y.loadVector(at: i), z.loadVector(at: i)), at: i) }
+        else {
+            w.storePartial(f(x.loadPartial(at: i, count: n), y.loadPartial(at: i, count: n), z.loadPartial(at: i, count: n)),
+                           at: i, count: n)
         }
     }
 }

@@ -79,9 +79,8 @@ enum VectorMath {
     /// erfc(|z|)·e^{z²} is smooth; Numerical Recipes' `erfcc` Chebyshev fit gives erfc(|z|) with
     /// relative error below 1.2e−7 for every z, so Φ(x) = ½ erfc(−x/√2) keeps its relative accuracy
     /// in the negative tail, where 1 + erf(x/√2) cancels.
-    /// Returns (Φ(x), e^{−x²/2}); `withDensity: false` skips the second exponential (0 in its place).
     @inline(__always)
-    static func normalCDF(_ x: FloatVector, withDensity: Bool = true) -> (cdf: FloatVector, density: FloatVector) {
+    static func normalCDF(_ x: FloatVector) -> FloatVector {
         let ax = x.replacing(with: -x, where: x .< 0)
         let z = ax * 0.707_106_781_186_547_5
         let t = 1 / (1 + 0.5 * z)
@@ -97,8 +96,7 @@ enum VectorMath {
         p = p * t - 1.265_512_23
         let z2 = z * z
         let halfErfc = 0.5 * t * exp(p - z2)
-        let cdf = (1 - halfErfc).replacing(with: halfErfc, where: x .< 0)
-        return (cdf, withDensity ? exp(-z2) : FloatVector())
+        return (1 - halfErfc).replacing(with: halfErfc, where: x .< 0)
     }
 
     static let inverseSqrt2Pi: Float = 0.398_942_280_401_432_7
@@ -132,7 +130,8 @@ enum VectorMath {
         return 0.5 * x * (1 + t)
     }
 
-    /// GELU′ (tanh form).
+    /// GELU′ (tanh form). Not read off the output as the erf form's is: there 1 − t² = 4u(1 − u)
+    /// would carry the forward's rounding of u, times 2x·√(2/π)(…), up to 25 ulps at x ≈ 3.
     @inline(__always)
     static func geluTanhDerivative(_ x: FloatVector) -> FloatVector {
         let square: FloatVector = x * x
@@ -144,13 +143,21 @@ enum VectorMath {
 
     /// GELU (erf form): x·Φ(x).
     @inline(__always)
-    static func gelu(_ x: FloatVector) -> FloatVector { x * normalCDF(x, withDensity: false).cdf }
+    static func gelu(_ x: FloatVector) -> FloatVector { x * normalCDF(x) }
 
-    /// GELU′ (erf form): Φ(x) + x·φ(x).
+    /// GELU′ (erf form) from x and the forward's output y = x·Φ(x): Φ(x) + x·φ(x), with Φ = y/x.
+    /// One exponential (the density's), where computing Φ again would take the erfc's as well.
     @inline(__always)
-    static func geluDerivative(_ x: FloatVector) -> FloatVector {
-        let (cdf, density) = normalCDF(x)
-        return cdf + x * density * inverseSqrt2Pi
+    static func geluDerivative(_ x: FloatVector, output y: FloatVector) -> FloatVector {
+        x * exp(-0.5 * x * x) * inverseSqrt2Pi + geluGate(x, output: y)
+    }
+
+    /// The gate Φ(x) of GELU's y = x·Φ(x) read off its output: y/x, within two roundings of the
+    /// forward's own Φ; ½ (its limit) where |x| < 1e−20, too small to divide by.
+    @inline(__always)
+    static func geluGate(_ x: FloatVector, output y: FloatVector) -> FloatVector {
+        let tiny = x .< 1e-20 .& x .> -1e-20
+        return (y / x.replacing(with: 1, where: tiny)).replacing(with: 0.5, where: tiny)
     }
 }
 

@@ -54,8 +54,10 @@ extension OpenCLBackend {
         try launch("gelu_forward", global: [x.count], [.tensor(x), .tensor(y), .int(x.count), .int(form.kernelCode)])
     }
 
-    public func geluBackward(_ x: Tensor, _ dy: Tensor, into dx: Tensor, form: GeluForm) throws {
-        precondition(x.count == dy.count && x.count == dx.count, "geluBackward: shape mismatch")
+    /// The kernel computes gelu′ from x alone: on a device this elementwise pass is bound by memory,
+    /// and reading `y` as well would cost more than the erf it saves.
+    public func geluBackward(_ x: Tensor, output y: Tensor, _ dy: Tensor, into dx: Tensor, form: GeluForm) throws {
+        precondition(x.count == dy.count && x.count == dx.count && y.count == x.count, "geluBackward: shape mismatch")
         try launch("gelu_backward", global: [x.count],
                    [.tensor(x), .tensor(dy), .tensor(dx), .int(x.count), .int(form.kernelCode)])
     }

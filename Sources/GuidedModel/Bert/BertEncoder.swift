@@ -163,7 +163,7 @@ extension BertModel {
         let dActivated = try ops.uninitialized(rows * i)
         try ops.linearBackward(p + "output.dense", x: act.activated, dY: dDense, dx: dActivated, batch: b, tokens: t,
                            inFeatures: i, outFeatures: h, sink: sink)
-        try backend.geluBackward(act.intermediate, dActivated, into: dActivated, form: a.geluForm)
+        try backend.geluBackward(act.intermediate, output: act.activated, dActivated, into: dActivated, form: a.geluForm)
         try ops.linearBackward(p + "intermediate.dense", x: act.hidden1, dY: dActivated, dx: dHidden1, batch: b, tokens: t,
                            inFeatures: h, outFeatures: i, sink: sink, accumulate: true)
 

@@ -116,7 +116,8 @@ extension BertModel {
         let dActivated = try ops.allocate(m * h)
         try ops.layerNormBackward("cls.predictions.transform.LayerNorm", dY: dNormalized, x: pass.activated, saved: pass.norm,
                               dx: dActivated, batch: b, tokens: pass.perSample, width: h, sink: sink)
-        try backend.geluBackward(pass.transformed, dActivated, into: dActivated, form: architecture.geluForm)
+        try backend.geluBackward(pass.transformed, output: pass.activated, dActivated, into: dActivated,
+                                 form: architecture.geluForm)
         let dGathered = dNormalized
         try ops.linearBackward("cls.predictions.transform.dense", x: pass.gathered, dY: dActivated, dx: dGathered,
                            batch: b, tokens: pass.perSample, inFeatures: h, outFeatures: h, sink: sink)

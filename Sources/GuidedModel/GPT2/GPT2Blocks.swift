@@ -152,7 +152,7 @@ extension GPT2Model {
         let dActivated = try ops.uninitialized(rows * i)
         try ops.conv1DBackward(p + "mlp.c_proj", x: act.activated, dY: dMLP, dx: dActivated, batch: b, tokens: t,
                                inFeatures: i, outFeatures: h, sink: sink)
-        try backend.geluBackward(act.fc, dActivated, into: dActivated, form: a.geluForm)
+        try backend.geluBackward(act.fc, output: act.activated, dActivated, into: dActivated, form: a.geluForm)
         let dLN2 = try ops.uninitialized(rows * h)
         try ops.conv1DBackward(p + "mlp.c_fc", x: act.ln2, dY: dActivated, dx: dLN2, batch: b, tokens: t,
                                inFeatures: h, outFeatures: i, sink: sink)
