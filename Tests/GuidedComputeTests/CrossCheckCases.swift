@@ -107,7 +107,8 @@ extension OpCase {
     // MARK: Linear algebra
 
     /// (m, n, k, extra leading-dimension padding)
-    private static let gemmShapes = [(1, 1, 1, 0), (7, 13, 5, 3), (37, 3, 300, 0), (13, 37, 1, 2)]
+    // The CPU backend splits one GEMM across cores by rows of C (m ≥ n) or by columns (m < n).
+    private static let gemmShapes = [(1, 1, 1, 0), (7, 13, 5, 3), (37, 3, 300, 0), (13, 37, 1, 2), (20, 301, 33, 1)]
 
     static let linearAlgebra: [OpCase] = gemmShapes.flatMap { s in
         [(false, false), (false, true), (true, false), (true, true)].map { ta, tb in

@@ -146,22 +146,34 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         guard m > 0, n > 0, batch > 0 else { return }
         let pa = floats(a), pb = floats(b), pc = floats(c)
         let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
-        /// Rows `rows` of C for matrix `i`: op(A)'s rows start `r` rows (or, transposed, columns) in.
-        func block(_ i: Int, _ rows: Range<Int>) {
+        /// Block `rows` × `columns` of C for matrix `i`: op(A)'s rows and op(B)'s columns start that
+        /// far in (a row of op(A) is a column of A where A is transposed, and likewise for B).
+        func block(_ i: Int, _ rows: Range<Int>, _ columns: Range<Int>) {
             let aStart = pa + i * strideA + (transposeA ? rows.lowerBound : rows.lowerBound * lda)
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows.count), Int32(n), Int32(k), alpha,
-                        aStart, Int32(lda), pb + i * strideB, Int32(ldb),
-                        beta, pc + i * strideC + rows.lowerBound * ldc, Int32(ldc))
+            let bStart = pb + i * strideB + (transposeB ? columns.lowerBound * ldb : columns.lowerBound)
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows.count), Int32(columns.count), Int32(k), alpha,
+                        aStart, Int32(lda), bStart, Int32(ldb),
+                        beta, pc + i * strideC + rows.lowerBound * ldc + columns.lowerBound, Int32(ldc))
         }
         let work = batch * m * n * max(k, 1)
-        if batch >= ProcessInfo.processInfo.activeProcessorCount {
-            parallelChunks(batch, work: work) { range in for i in range { block(i, 0..<m) } }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if batch >= cores {
+            parallelChunks(batch, work: work) { range in for i in range { block(i, 0..<m, 0..<n) } }
         } else {
             for i in 0..<batch {
-                // Split C's rows in blocks of at least 16 so each call stays efficient.
-                let blocks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, m / 16))
+                // One matrix split across the cores, in blocks of at least 16 rows or columns so each
+                // call stays efficient. Every block packs all of the operand it does not split, so
+                // split the dimension whose other operand is the smaller: rows of C (each block packs
+                // all of op(B), k × n) or columns (each packs all of op(A), m × k). A layer's weight
+                // is most often the larger.
+                let byColumns = m < n
+                let length = byColumns ? n : m
+                let blocks = max(1, min(cores, length / 16))
                 parallelChunks(blocks, work: blocks > 1 ? work : 0) { range in
-                    for j in range { block(i, (j * m / blocks)..<((j + 1) * m / blocks)) }
+                    for j in range {
+                        let part = (j * length / blocks)..<((j + 1) * length / blocks)
+                        if byColumns { block(i, 0..<m, part) } else { block(i, part, 0..<n) }
+                    }
                 }
             }
         }
