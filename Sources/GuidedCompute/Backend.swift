@@ -76,7 +76,8 @@ public protocol Backend: AnyObject {
 
     func geluForward(_ x: Tensor, into y: Tensor, form: GeluForm) throws
     /// `dx = dy · gelu'(x)`, given also the forward's output `y = gelu(x)`: a backend may read
-    /// gelu′'s gate (Φ(x), or ½(1 + tanh) in the tanh form) off it as y/x instead of computing it again.
+    /// gelu′'s gate Φ(x) off it as y/x instead of computing it again (the CPU backend does, in the
+    /// erf form).
     func geluBackward(_ x: Tensor, output y: Tensor, _ dy: Tensor, into dx: Tensor, form: GeluForm) throws
     /// `y = tanh(x)` (BERT's pooler).
     func tanhForward(_ x: Tensor, into y: Tensor) throws

@@ -51,6 +51,7 @@ extension Backend {
     /// `accumulateBiasFisher` where sample n owns rows `samples[n]` of dY; `scratch`: samples × width.
     public func accumulateBiasFisher(dY: Tensor, samples: SampleRows, width: Int, fisherBias: Tensor,
                                      scratch: Tensor) throws {
+        precondition(dY.count >= samples.total * width, "accumulateBiasFisher: dY holds \(dY.count) < \(samples.total) rows")
         if let tokens = samples.uniformTokens, dY.count == samples.total * width {
             return try accumulateBiasFisher(dY: dY, batch: samples.count, tokens: tokens, width: width,
                                             fisherBias: fisherBias, scratch: scratch)

@@ -27,7 +27,8 @@ extension Backend {
     /// `accumulateOuterSquares` from the protocol's primitives: as many samples' [rows, columns]
     /// gradients as `scratch` holds (by one strided-batched GEMM where the samples own as many rows
     /// each, else one GEMM a sample), the lookup rows scattered in, then squared and added, samples
-    /// in order.
+    /// in order. Uneven samples (the LM heads' packed rows) cost one call a sample; each is still a
+    /// whole [rows, columns] GEMM (vocabulary × hidden for the heads), large enough to fill a device.
     public func composedOuterSquares(a: Tensor, b: Tensor, samples: SampleRows, rows: Int, columns: Int,
                                      lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws {
         let perSample = rows * columns, batch = samples.count

@@ -33,5 +33,8 @@ import Testing
         #expect(p.samples == SampleRows(counts: [0, 0]) && p.total == 0)
         #expect(p.rows == [0] && p.slots == [0] && p.targets == [-1] && p.weights == [0])
         #expect(p.skippedSamples == 2)
+        // No samples at all: no rows, not even a filler (BERT's padded slots would have none to give).
+        let empty = PredictedTokens(batch: 0, tokens: 4, reduction: .perSampleMean) { _, _ in nil }
+        #expect(empty.rows.isEmpty && empty.slotRows.isEmpty && empty.samples.count == 0)
     }
 }

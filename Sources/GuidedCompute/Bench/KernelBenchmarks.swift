@@ -102,6 +102,7 @@ public enum KernelBenchmarks {
                 let x = try random(b, r * f), y = try b.allocate(r * f)
                 return { try b.geluForward(x, into: y, form: form) }
             }
+            // Bytes as the CPU's erf form moves them (x, y, dy, dx); OpenCL's kernel reads no y.
             add("gelu", "backward \(form)", "\(r)×\(f)", bytes: by(4 * r * f), flops: fl(30 * r * f)) { b in
                 let x = try random(b, r * f), y = try b.allocate(r * f), dy = try random(b, r * f), dx = try b.allocate(r * f)
                 try b.geluForward(x, into: y, form: form)

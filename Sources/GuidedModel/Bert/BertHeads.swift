@@ -122,7 +122,7 @@ extension BertModel {
         try ops.linearBackward("cls.predictions.transform.dense", x: pass.gathered, dY: dActivated, dx: dGathered,
                            batch: b, tokens: pass.perSample, inFeatures: h, outFeatures: h, sink: sink)
         let dOutput = try ops.allocate(pass.encoder.batch.rows * h)
-        // Padding rows carry zero gradient (their weight is 0), so scattering them is harmless.
+        // Padding slots carry zero gradient (nothing was scattered into them), so scattering them is harmless.
         try backend.scatterAddRows(dGathered, index: pass.rowsIndex, into: dOutput, rows: m, width: h, skip: -1)
         try encoderBackward(pass.encoder, dOutput: dOutput, sink: sink)
     }

@@ -7,7 +7,8 @@ import GuidedCompute
 /// accumulator squares them per sample instead (`FisherSquaring.swift`), with the same backward.
 public protocol GradientSink: AnyObject {
     /// `Y = X Wᵀ + b` over `batch × tokens` rows: X [rows, inFeatures], dY [rows, outFeatures];
-    /// W stored [out, in] (`nn.Linear`). No bias: GPT-2's tied LM head and its `score`.
+    /// W stored [out, in] (`nn.Linear`). No bias: GPT-2's `score` (and its tied LM head, which
+    /// comes through the `samples:` form below).
     func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                 batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws
     /// `linear` where sample n owns rows `samples[n]` of X and dY, as many as it has predicted

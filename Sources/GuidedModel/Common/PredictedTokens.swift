@@ -55,7 +55,7 @@ struct PredictedTokens {
                 }
             }
         }
-        if total == 0 { (rows, slots, targets, weights) = ([0], [0], [-1], [0]) }
+        if total == 0 && batch > 0 { (rows, slots, targets, weights) = ([0], [0], [-1], [0]) }
         (self.rows, self.targets, self.weights, self.slotRows, self.slots) = (rows, targets, weights, slotRows, slots)
     }
 
