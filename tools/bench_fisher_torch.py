@@ -359,15 +359,24 @@ def fisher_of(method, model, samples, batch_size, torch):
 
 
 def run_method(args, method, torch):
-    model = load_model(args, torch)
+    # Every tensor the methods make (inputs, buffers, sums) lands on --device.
+    torch.set_default_device(args.device)
+    model = load_model(args, torch).to(args.device)
     samples = load_samples(args.inputs, is_causal(model))
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
     start = time.perf_counter()
     fisher = fisher_of(method, model, samples, args.batch_size, torch)
+    if cuda:
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    means = {n: f / len(samples) for n, f in fisher.items()}
+    means = {n: (f / len(samples)).cpu() for n, f in fisher.items()}
     result = {"method": method, "model_type": model.config.model_type, "samples": len(samples),
               "seconds": seconds, "samples_per_s": len(samples) / seconds, "threads": torch.get_num_threads(),
-              "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+              "device": args.device, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if cuda:
+        result["peak_device_mib"] = torch.cuda.max_memory_allocated() / 2**20
     if method == "hooks":
         result["batch_size"] = args.batch_size
     if args.compare:
@@ -455,6 +464,7 @@ def main():
     p.add_argument("--method", action="append", choices=METHODS, help="repeatable; default: loop and hooks")
     p.add_argument("--batch-size", type=int, default=8, help="samples per batch for --method hooks")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, or cuda on a machine with an NVIDIA GPU")
     p.add_argument("--compare", help="guided's Fisher file: print the largest relative difference")
     p.add_argument("--save", help="write the Fisher (mean over samples) here as safetensors")
     p.add_argument("--self-check", action="store_true",
@@ -485,7 +495,7 @@ def main():
             source = ["--model", args.model] if args.model else ["--shape", args.shape]
             command = [sys.executable, os.path.abspath(__file__), *source, "--inputs", args.inputs,
                        "--method", method, "--batch-size", str(args.batch_size), "--threads", str(args.threads),
-                       "--save", files[method]] + (["--compare", args.compare] if args.compare else [])
+                       "--device", args.device, "--save", files[method]] + (["--compare", args.compare] if args.compare else [])
             status = subprocess.run(command, stdout=sys.stdout).returncode
             if status != 0:
                 return status
