@@ -51,12 +51,6 @@ public final class FisherAccumulator: GradientSink {
     }
 
     public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
-                       batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
-        try linear(weight: weight, bias: bias, x: x, dY: dY, samples: .uniform(batch: batch, tokens: tokens),
-                   inFeatures: inFeatures, outFeatures: outFeatures)
-    }
-
-    public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                        samples: SampleRows, inFeatures: Int, outFeatures: Int) throws {
         if weight.name == tiedTable {
             heldDecoder = (bias, x, dY, samples)

@@ -6,13 +6,10 @@ import GuidedCompute
 /// output gradient here. `GradientAccumulator` turns them into ordinary batch gradients; a Fisher
 /// accumulator squares them per sample instead (`FisherSquaring.swift`), with the same backward.
 public protocol GradientSink: AnyObject {
-    /// `Y = X Wᵀ + b` over `batch × tokens` rows: X [rows, inFeatures], dY [rows, outFeatures];
-    /// W stored [out, in] (`nn.Linear`). No bias: GPT-2's `score` (and its tied LM head, which
-    /// comes through the `samples:` form below).
-    func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
-                batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws
-    /// `linear` where sample n owns rows `samples[n]` of X and dY, as many as it has predicted
-    /// positions: the LM heads' vocabulary projection, computed only where a token is scored.
+    /// `Y = X Wᵀ + b` over the rows `samples` gives each sample: X [rows, inFeatures], dY [rows,
+    /// outFeatures]; W stored [out, in] (`nn.Linear`). No bias: GPT-2's `score` and tied LM head.
+    /// Layers call it through `linear(…, batch:, tokens:, …)` below; the LM heads' vocabulary
+    /// projection, computed only where a token is scored, gives each sample its own count.
     func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                 samples: SampleRows, inFeatures: Int, outFeatures: Int) throws
     /// `Y = X W + b` with W stored [in, out] (GPT-2's `Conv1D`), otherwise as `linear`.
@@ -29,6 +26,15 @@ public protocol GradientSink: AnyObject {
                    excludedRow: Int32?) throws
 }
 
+extension GradientSink {
+    /// `linear` over `batch × tokens` rows, `tokens` per sample.
+    public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
+                       batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
+        try linear(weight: weight, bias: bias, x: x, dY: dY, samples: .uniform(batch: batch, tokens: tokens),
+                   inFeatures: inFeatures, outFeatures: outFeatures)
+    }
+}
+
 /// Accumulates ordinary gradients (summed over the batch) into one buffer with the model's
 /// parameter layout.
 public final class GradientAccumulator: GradientSink {
@@ -41,12 +47,6 @@ public final class GradientAccumulator: GradientSink {
     }
 
     public func zero() throws { try backend.fill(gradients, with: 0) }
-
-    public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
-                       batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
-        try linear(weight: weight, bias: bias, x: x, dY: dY, samples: .uniform(batch: batch, tokens: tokens),
-                   inFeatures: inFeatures, outFeatures: outFeatures)
-    }
 
     /// dW = dYᵀ X over all rows: the batch gradient does not care which sample a row is of.
     public func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
