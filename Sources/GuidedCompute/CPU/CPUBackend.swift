@@ -230,9 +230,14 @@ func parallelChunks(_ count: Int, work: Int, _ body: (Int, Range<Int>) -> Void) 
     // The chunks write disjoint rows through raw pointers, which Swift cannot prove Sendable.
     withoutActuallyEscaping(body) { body in
         let shared = UncheckedSendable(body)
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        let chunk: @Sendable (Int) -> Void = { c in
             let lo = c * count / chunks, hi = (c + 1) * count / chunks
             if lo < hi { shared.value(c, lo..<hi) }
+        }
+        // Dispatch runs the chunks where the workers are busy: another thread's job, or a chunk that
+        // itself splits its work.
+        if !ChunkWorkers.shared.run(chunks, chunk) {
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: chunk)
         }
     }
 }

@@ -21,16 +21,18 @@ extension CPUBackend {
     public func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws {
         precondition(x.count == batch * tokens * width && out.count == batch * width, "sumOverTokens: shape mismatch")
         let px = floats(x), po = floats(out)
-        // Row by row into a Double accumulator per sample: contiguous reads, the same sums in the
-        // same order (t ascending) as a column walk.
-        var sums = [Double](repeating: 0, count: width)
-        for n in 0..<batch {
-            for j in 0..<width { sums[j] = 0 }
-            for t in 0..<tokens {
-                let row = px + (n * tokens + t) * width
-                for j in 0..<width { sums[j] += Double(row[j]) }
+        // Samples split across the cores; each row by row into a Double accumulator: contiguous
+        // reads, the same sums in the same order (t ascending) as a column walk.
+        parallelChunks(batch, work: batch * tokens * width) { samples in
+            var sums = [Double](repeating: 0, count: width)
+            for n in samples {
+                for j in 0..<width { sums[j] = 0 }
+                for t in 0..<tokens {
+                    let row = px + (n * tokens + t) * width
+                    for j in 0..<width { sums[j] += Double(row[j]) }
+                }
+                for j in 0..<width { po[n * width + j] = Float(sums[j]) }
             }
-            for j in 0..<width { po[n * width + j] = Float(sums[j]) }
         }
     }
 
@@ -39,14 +41,17 @@ extension CPUBackend {
         precondition(dy.count == batch * tokens * width && x.count == dy.count && mean.count == batch * tokens
                      && rstd.count == mean.count && out.count == batch * width, "layerNormGammaPerSample: shape mismatch")
         let pdy = floats(dy), px = floats(x), pm = floats(mean), pr = floats(rstd), po = floats(out)
-        for n in 0..<batch {
-            for j in 0..<width {
-                var s = 0.0
+        // As `sumOverTokens`: samples across the cores, rows into Double sums, t ascending.
+        parallelChunks(batch, work: 3 * batch * tokens * width) { samples in
+            var sums = [Double](repeating: 0, count: width)
+            for n in samples {
+                for j in 0..<width { sums[j] = 0 }
                 for t in 0..<tokens {
-                    let r = n * tokens + t, i = r * width + j
-                    s += Double(pdy[i]) * (Double(px[i]) - Double(pm[r])) * Double(pr[r])
+                    let r = n * tokens + t, m = Double(pm[r]), rstd = Double(pr[r])
+                    let dyRow = pdy + r * width, xRow = px + r * width
+                    for j in 0..<width { sums[j] += Double(dyRow[j]) * (Double(xRow[j]) - m) * rstd }
                 }
-                po[n * width + j] = Float(s)
+                for j in 0..<width { po[n * width + j] = Float(sums[j]) }
             }
         }
     }
