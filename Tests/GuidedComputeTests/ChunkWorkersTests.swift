@@ -30,6 +30,15 @@ import Testing
         }
     }
 
+    @Test func jobNumbersWrapWithoutLosingAJob() {
+        let nearWrap = ChunkWorkers(threads: 1, lastJob: .max - 3)
+        for job in 0..<8 {
+            let ran = Atomic<Int>(0)
+            #expect(nearWrap.run(5) { _ in ran.add(1, ordering: .relaxed) })
+            #expect(ran.load(ordering: .relaxed) == 5, "job \(job) past 2³² − 4")
+        }
+    }
+
     @Test func aSleepingWorkerWakesForTheNextJob() throws {
         // Past the workers' spin time, so they have gone to sleep; then two chunks that each wait
         // for the other to start: they finish only if a worker woke and took one.

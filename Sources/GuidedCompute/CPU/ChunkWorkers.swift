@@ -32,8 +32,10 @@ final class ChunkWorkers: @unchecked Sendable {
     /// after all its chunks have finished), read only by a thread that holds a claimed chunk.
     private var body: ((Int) -> Void)?
 
-    /// Starts `threads` workers; they live as long as the process (tests make small pools of their own).
-    init(threads: Int) {
+    /// Starts `threads` workers; they live as long as the process (tests make small pools of their
+    /// own). Jobs are numbered from `lastJob` + 1 (a test starts near the wrap).
+    init(threads: Int, lastJob: UInt32 = 0) {
+        word.store(UInt64(lastJob) << 32, ordering: .relaxed)
         for index in 0..<threads {
             let thread = Thread { self.work() }
             thread.name = "guided-cpu-\(index + 1)"
@@ -50,7 +52,9 @@ final class ChunkWorkers: @unchecked Sendable {
         withoutActuallyEscaping(body) { body in
             self.body = body
             unfinished.store(count, ordering: .relaxed)
-            let number = (word.load(ordering: .relaxed) >> 32) &+ 1
+            // The number wraps at 2³² (a month of Fisher steps): `number << 32` must not drop bits
+            // that `runChunks` would then never find in the word.
+            let number = ((word.load(ordering: .relaxed) >> 32) &+ 1) & 0xFFFF_FFFF
             word.store(number << 32 | UInt64(count) << 16, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 condition.lock()
