@@ -80,7 +80,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         // parallel loops run, and on few cores the two pools fight. Each sgemm call is single
         // threaded and `gemmStridedBatched` splits the work across cores itself.
         openblas_set_num_threads(1)
-        name = "cpu (\(ProcessInfo.processInfo.activeProcessorCount) threads, OpenBLAS sgemm: \(OpenBLASCore.current) kernels)"
+        name = "cpu (\(ProcessInfo.processInfo.activeProcessorCount) threads, OpenBLAS sgemm: \(OpenBLASCore.current) kernels"
+            + (vectorCodeLevel.map { ", vector code: \($0)" } ?? "") + ")"
     }
 
     // MARK: Memory
@@ -241,6 +242,18 @@ func parallelChunks(_ count: Int, work: Int, _ body: (Int, Range<Int>) -> Void) 
         }
     }
 }
+
+/// What the Swift vector code was compiled for, on x86-64 (Package.swift: AVX2 where the build
+/// machine has it, unless GUIDED_PORTABLE is set).
+let vectorCodeLevel: String? = {
+    #if arch(x86_64) && GUIDED_AVX2
+    return "AVX2"
+    #elseif arch(x86_64)
+    return "baseline x86-64 (SSE2)"
+    #else
+    return nil
+    #endif
+}()
 
 /// The most chunks `parallelChunks` makes: one per core.
 let parallelChunkLimit = ProcessInfo.processInfo.activeProcessorCount
