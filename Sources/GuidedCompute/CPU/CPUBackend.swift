@@ -9,26 +9,37 @@ import Foundation
 /// still zero from `calloc`, so a new allocation clears only up to there, and the part of a
 /// rounded-up block that no tensor uses is never touched (nor its pages faulted in).
 final class CPUStorage: DeviceStorage, @unchecked Sendable {
+    /// What tensors over this storage may span: the pool capacity of the count asked for, as on
+    /// every backend, even where the block under it is larger.
     let capacity: Int
     let raw: UnsafeMutableRawPointer
-    /// Elements `written..<capacity` are zero.
+    /// The block's own size, for the pool.
+    let blockCapacity: Int
+    /// Elements `written..<blockCapacity` are zero.
     let written: Int
     private weak var pool: HostPool?
 
-    init(capacity: Int, raw: UnsafeMutableRawPointer, written: Int, pool: HostPool) {
+    init(capacity: Int, raw: UnsafeMutableRawPointer, blockCapacity: Int, written: Int, pool: HostPool) {
         self.capacity = capacity
         self.raw = raw
+        self.blockCapacity = blockCapacity
         self.written = written
         self.pool = pool
     }
 
     deinit {
-        if let pool { pool.recycle(raw, capacity: capacity, written: written) } else { free(raw) }
+        if let pool { pool.recycle(raw, capacity: blockCapacity, written: written) } else { free(raw) }
     }
 }
 
-/// Free host blocks by exact element count, up to a limit of idle bytes.
+/// Free host blocks by element count, up to a limit of idle bytes.
 final class HostPool: @unchecked Sendable {
+    /// How much larger than asked a recycled block may be. The Fisher runs batches longest first,
+    /// so most batches are shorter than the last: taking only exact sizes, each shorter power of
+    /// two had faulted in fresh pages (about 775 page faults a MiniLM sample) while the larger
+    /// blocks sat idle in the pool.
+    static let largerBlockFactor = 4
+
     private var free: [Int: [(block: UnsafeMutableRawPointer, written: Int)]] = [:]
     private var freeBytes = 0
     private let lock = NSLock()
@@ -36,18 +47,25 @@ final class HostPool: @unchecked Sendable {
 
     init(limitBytes: Int) { self.limitBytes = limitBytes }
 
-    /// A block of `capacity` elements and how many of its first elements may be nonzero.
-    func take(capacity: Int) -> (block: UnsafeMutableRawPointer, written: Int) {
+    /// A block of at least `capacity` elements (a pool capacity: a power of two past 4096): a free
+    /// one of that size, else of up to `largerBlockFactor` times it, else a new one. Returns the
+    /// block's own capacity and how many of its first elements may be nonzero.
+    func take(capacity: Int) -> (block: UnsafeMutableRawPointer, capacity: Int, written: Int) {
         lock.lock()
-        if let recycled = free[capacity]?.popLast() {
-            freeBytes -= capacity * 4
-            lock.unlock()
-            return recycled
+        var size = capacity
+        while size <= capacity * Self.largerBlockFactor {
+            if let recycled = free[size]?.popLast() {
+                freeBytes -= size * 4
+                lock.unlock()
+                return (recycled.block, size, recycled.written)
+            }
+            guard capacity > 4096 else { break }   // small sizes are exact, not powers of two
+            size *= 2
         }
         lock.unlock()
         // calloc: large blocks come zeroed from mmap without being written. 16-byte aligned.
         guard let block = calloc(capacity, 4) else { fatalError("CPU backend: out of memory for \(capacity * 4) bytes") }
-        return (block, 0)
+        return (block, capacity, 0)
     }
 
     func recycle(_ block: UnsafeMutableRawPointer, capacity: Int, written: Int) {
@@ -89,11 +107,12 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func allocate(_ count: Int) throws -> Tensor {
         precondition(count >= 0, "negative allocation \(count)")
         let capacity = poolCapacity(count)
-        let (raw, written) = pool.take(capacity: capacity)
+        let (raw, blockCapacity, written) = pool.take(capacity: capacity)
         // Zero what may be nonzero; a whole-storage tensor sees zeros past `count` too. Only the
         // tensor's own elements are written from here on (ops write inside their tensors).
-        raw.initializeMemory(as: Float.self, repeating: 0, count: written)
-        return Tensor(storage: CPUStorage(capacity: capacity, raw: raw, written: max(count, written), pool: pool),
+        raw.initializeMemory(as: Float.self, repeating: 0, count: min(written, capacity))
+        return Tensor(storage: CPUStorage(capacity: capacity, raw: raw, blockCapacity: blockCapacity,
+                                          written: max(count, written), pool: pool),
                       offset: 0, count: count)
     }
 
@@ -101,8 +120,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func allocateUninitialized(_ count: Int) throws -> Tensor {
         precondition(count >= 0, "negative allocation \(count)")
         let capacity = poolCapacity(count)
-        let (raw, written) = pool.take(capacity: capacity)
-        return Tensor(storage: CPUStorage(capacity: capacity, raw: raw, written: max(count, written), pool: pool),
+        let (raw, blockCapacity, written) = pool.take(capacity: capacity)
+        return Tensor(storage: CPUStorage(capacity: capacity, raw: raw, blockCapacity: blockCapacity,
+                                          written: max(count, written), pool: pool),
                       offset: 0, count: count)
     }
 

@@ -44,10 +44,13 @@ extension CPUBackend {
     public func permute0213(_ x: Tensor, into y: Tensor, _ d0: Int, _ d1: Int, _ d2: Int, _ d3: Int) throws {
         precondition(x.count == d0 * d1 * d2 * d3 && y.count == x.count, "permute0213: shape mismatch")
         let px = floats(x), py = floats(y)
-        for a in 0..<d0 {
-            for b in 0..<d1 {
+        // Split over (a, b) across the cores: attention permutes every Q, K, V and context of a
+        // batch twice a layer, each row a head's few dozen floats, which one core copied alone.
+        parallelChunks(d0 * d1, work: x.count) { range in
+            for ab in range {
+                let a = ab / d1, b = ab % d1
                 for c in 0..<d2 {
-                    let src = px + ((a * d1 + b) * d2 + c) * d3
+                    let src = px + (ab * d2 + c) * d3
                     let dst = py + ((a * d2 + c) * d1 + b) * d3
                     dst.update(from: src, count: d3)
                 }
