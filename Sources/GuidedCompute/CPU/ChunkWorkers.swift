@@ -72,17 +72,15 @@ final class ChunkWorkers: @unchecked Sendable {
         return true
     }
 
-    /// Claims and runs chunks of job `number` until none is left; false if the job was already over.
-    @discardableResult
-    private func runChunks(of number: UInt64) -> Bool {
-        var ran = false
+    /// Claims and runs chunks of job `number` until none is left (or a later job has replaced it).
+    private func runChunks(of number: UInt64) {
         while true {
             let current = word.load(ordering: .acquiring)
             let count = (current >> 16) & 0xFFFF, next = current & 0xFFFF
-            guard current >> 32 == number, next < count else { return ran }
+            guard current >> 32 == number, next < count else { return }
             guard word.compareExchange(expected: current, desired: current + 1, ordering: .acquiring).exchanged else { continue }
+            // Holding an unfinished chunk keeps the job, and so `body`, in place until it is done.
             body!(Int(next))
-            ran = true
             unfinished.subtract(1, ordering: .releasing)
         }
     }
