@@ -12,7 +12,7 @@ import PackageDescription
 /// version cannot take a target with unsafe flags; it would build with GUIDED_PORTABLE=1.
 let hostHasAVX2: Bool = {
     #if arch(x86_64) && os(Linux)
-    guard ProcessInfo.processInfo.environment["GUIDED_PORTABLE"] == nil,
+    guard ["", "0"].contains(ProcessInfo.processInfo.environment["GUIDED_PORTABLE"] ?? ""),
           let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
           let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
     let flags = Set(line.split(separator: " ").map(String.init))

@@ -8,7 +8,9 @@ import Testing
 // job, a chunk that splits its own work) still get all their chunks run.
 
 @Suite struct ChunkWorkersTests {
-    /// A pool of this suite's own: the shared one may be running another test's job.
+    /// A pool of this suite's own: the shared one may be running another test's job. Swift Testing
+    /// makes a suite instance per test, so each test starts one worker thread that sleeps on
+    /// after it (workers live as long as the process).
     let workers = ChunkWorkers(threads: 1)
 
     /// Runs `count` chunks through the workers and returns how often each ran.
@@ -55,20 +57,23 @@ import Testing
     }
 
     @Test func aChunkThatSplitsItsOwnWorkIsToldTheWorkersAreBusy() {
-        let inner = Atomic<Int>(0)
+        // Counted here and checked on the test's thread: a chunk may run on a worker thread,
+        // where an #expect would not be attributed to this test.
+        let inner = Atomic<Int>(0), nestedAccepted = Atomic<Int>(0), wrongRows = Atomic<Int>(0)
         let accepted = workers.run(2) { _ in
-            let nested = workers.run(3) { _ in inner.add(1, ordering: .relaxed) }
-            #expect(!nested)
+            if workers.run(3, { _ in inner.add(1, ordering: .relaxed) }) { nestedAccepted.add(1, ordering: .relaxed) }
             // parallelChunks inside parallelChunks: the inner one finds the shared workers busy
             // (or free, if this pool's job is the only one) and runs every row either way.
             let rows = Atomic<Int>(0)
             parallelChunks(2, work: 1 << 20) { _ in
                 parallelChunks(100, work: 1 << 20) { range in rows.add(range.count, ordering: .relaxed) }
             }
-            #expect(rows.load(ordering: .relaxed) == 200)
+            if rows.load(ordering: .relaxed) != 200 { wrongRows.add(1, ordering: .relaxed) }
         }
         #expect(accepted)
+        #expect(nestedAccepted.load(ordering: .relaxed) == 0)
         #expect(inner.load(ordering: .relaxed) == 0)
+        #expect(wrongRows.load(ordering: .relaxed) == 0)
     }
 
     @Test func callersOnSeveralThreadsEachGetEveryRow() {

@@ -62,10 +62,13 @@ final class ChunkWorkers: @unchecked Sendable {
                 condition.unlock()
             }
             runChunks(of: number)
+            // Spin for the other chunks; past a millisecond (more threads than cores, as when test
+            // suites run side by side) sleep in short naps rather than hold a core the worker needs.
+            let start = DispatchTime.now().uptimeNanoseconds
             var spins = 0
             while unfinished.load(ordering: .acquiring) > 0 {
                 spins += 1
-                if spins & 0xFFF == 0 { sched_yield() }
+                if spins & 0xFFF == 0 && DispatchTime.now().uptimeNanoseconds - start > 1_000_000 { usleep(50) }
             }
             self.body = nil
         }
