@@ -83,6 +83,18 @@ final class HostPool: @unchecked Sendable {
     }
 }
 
+/// What the Swift vector code was compiled for, on x86-64 (Package.swift: AVX2 where the build
+/// machine has it, unless GUIDED_PORTABLE is set).
+let vectorCodeLevel: String? = {
+    #if arch(x86_64) && GUIDED_AVX2
+    return "AVX2"
+    #elseif arch(x86_64)
+    return "baseline x86-64 (SSE2)"
+    #else
+    return nil
+    #endif
+}()
+
 /// The reference backend: plain Swift loops that are easy to check by eye, GEMM through BLAS.
 ///
 /// It is the oracle the OpenCL backend is tested against and what `--backend cpu` runs. Each op
@@ -98,7 +110,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         // parallel loops run, and on few cores the two pools fight. Each sgemm call is single
         // threaded and `gemmStridedBatched` splits the work across cores itself.
         openblas_set_num_threads(1)
-        name = "cpu (\(ProcessInfo.processInfo.activeProcessorCount) threads, OpenBLAS sgemm: \(OpenBLASCore.current) kernels"
+        name = "cpu (\(parallelChunkLimit) threads, OpenBLAS sgemm: \(OpenBLASCore.current) kernels"
             + (vectorCodeLevel.map { ", vector code: \($0)" } ?? "") + ")"
     }
 
@@ -177,7 +189,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
                         beta, pc + i * strideC + rows.lowerBound * ldc + columns.lowerBound, Int32(ldc))
         }
         let work = batch * m * n * max(k, 1)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = parallelChunkLimit
         if batch >= cores {
             parallelChunks(batch, work: work) { range in for i in range { block(i, 0..<m, 0..<n) } }
         } else {
@@ -262,18 +274,6 @@ func parallelChunks(_ count: Int, work: Int, _ body: (Int, Range<Int>) -> Void) 
         }
     }
 }
-
-/// What the Swift vector code was compiled for, on x86-64 (Package.swift: AVX2 where the build
-/// machine has it, unless GUIDED_PORTABLE is set).
-let vectorCodeLevel: String? = {
-    #if arch(x86_64) && GUIDED_AVX2
-    return "AVX2"
-    #elseif arch(x86_64)
-    return "baseline x86-64 (SSE2)"
-    #else
-    return nil
-    #endif
-}()
 
 /// The most chunks `parallelChunks` makes: one per core.
 let parallelChunkLimit = ProcessInfo.processInfo.activeProcessorCount

@@ -20,19 +20,10 @@ extension CPUBackend {
 
     public func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws {
         precondition(x.count == batch * tokens * width && out.count == batch * width, "sumOverTokens: shape mismatch")
-        let px = floats(x), po = floats(out)
-        // Samples split across the cores; each row by row into a Double accumulator: contiguous
-        // reads, the same sums in the same order (t ascending) as a column walk.
-        parallelChunks(batch, work: batch * tokens * width) { samples in
-            var sums = [Double](repeating: 0, count: width)
-            for n in samples {
-                for j in 0..<width { sums[j] = 0 }
-                for t in 0..<tokens {
-                    let row = px + (n * tokens + t) * width
-                    for j in 0..<width { sums[j] += Double(row[j]) }
-                }
-                for j in 0..<width { po[n * width + j] = Float(sums[j]) }
-            }
+        let px = floats(x)
+        sumRowsPerSample(into: out, batch: batch, tokens: tokens, width: width, work: batch * tokens * width) { r, sums in
+            let row = px + r * width
+            for j in 0..<width { sums[j] += Double(row[j]) }
         }
     }
 
@@ -40,17 +31,25 @@ extension CPUBackend {
                                         batch: Int, tokens: Int, width: Int) throws {
         precondition(dy.count == batch * tokens * width && x.count == dy.count && mean.count == batch * tokens
                      && rstd.count == mean.count && out.count == batch * width, "layerNormGammaPerSample: shape mismatch")
-        let pdy = floats(dy), px = floats(x), pm = floats(mean), pr = floats(rstd), po = floats(out)
-        // As `sumOverTokens`: samples across the cores, rows into Double sums, t ascending.
-        parallelChunks(batch, work: 3 * batch * tokens * width) { samples in
-            var sums = [Double](repeating: 0, count: width)
+        let pdy = floats(dy), px = floats(x), pm = floats(mean), pr = floats(rstd)
+        sumRowsPerSample(into: out, batch: batch, tokens: tokens, width: width, work: 3 * batch * tokens * width) { r, sums in
+            let m = Double(pm[r]), rstd = Double(pr[r]), dyRow = pdy + r * width, xRow = px + r * width
+            for j in 0..<width { sums[j] += Double(dyRow[j]) * (Double(xRow[j]) - m) * rstd }
+        }
+    }
+
+    /// `out[n] = Σₜ` of what `addRow` adds for row n · tokens + t, per sample: samples split across
+    /// the cores, each row into Double sums (contiguous reads, t ascending, as a column walk adds).
+    @inline(__always)
+    private func sumRowsPerSample(into out: Tensor, batch: Int, tokens: Int, width: Int, work: Int,
+                                  _ addRow: (Int, UnsafeMutablePointer<Double>) -> Void) {
+        let po = floats(out)
+        parallelChunks(batch, work: work) { samples in
+            let sums = UnsafeMutablePointer<Double>.allocate(capacity: width)
+            defer { sums.deallocate() }
             for n in samples {
-                for j in 0..<width { sums[j] = 0 }
-                for t in 0..<tokens {
-                    let r = n * tokens + t, m = Double(pm[r]), rstd = Double(pr[r])
-                    let dyRow = pdy + r * width, xRow = px + r * width
-                    for j in 0..<width { sums[j] += Double(dyRow[j]) * (Double(xRow[j]) - m) * rstd }
-                }
+                sums.update(repeating: 0, count: width)
+                for t in 0..<tokens { addRow(n * tokens + t, sums) }
                 for j in 0..<width { po[n * width + j] = Float(sums[j]) }
             }
         }
