@@ -5,6 +5,9 @@ struct LayerActivations {
     let input: Tensor              // [rows, H]: the previous layer's output
     let qh, kh, vh: Tensor         // [B, heads, T, D]
     let probs, dropped: Tensor     // [B, heads, T, T]
+    /// Where the part after the attention ran on only the rows a head reads (the last layer, see
+    /// `OutputRows`); the tensors below are then at those rows, [read rows, ·], not [rows, ·].
+    let read: OutputRows?
     let context: Tensor            // [rows, H]: attention output before its dense
     let residual1: Tensor          // [rows, H]: attention dense (regularized) + input
     let norm1: LayerNormSaved
@@ -16,6 +19,22 @@ struct LayerActivations {
     let output: Tensor             // [rows, H]
 }
 
+/// The rows of the encoder output a head reads, when it reads only some (the masked-LM head reads
+/// the predicted positions), padded per sample: `perSample` slots for each sample of the batch.
+/// A padding slot repeats one of its sample's rows and must receive no gradient.
+///
+/// Only these rows of the last layer reach the loss. Its keys and values need every row, so its
+/// attention runs in full; everything after (attention dense, LayerNorm, feed-forward, LayerNorm:
+/// three quarters of a layer's weights) runs on these rows only. The rows left out would get zero
+/// gradient, so per-sample gradients and squares are unchanged; MiniLM's masked LM predicts about
+/// 7 of 50 positions, which saves about a tenth of the Fisher's arithmetic.
+public struct OutputRows {
+    /// [batch · perSample] Int32: the row of the full output each slot reads.
+    let index: Tensor
+    let perSample: Int
+    var count: Int { index.count }
+}
+
 /// One forward pass of the encoder over a batch: its activations, kept for the backward.
 public final class EncoderPass {
     public let batch: TokenBatch
@@ -25,12 +44,15 @@ public final class EncoderPass {
     let embeddingSum: Tensor        // [rows, H]: word + position + type
     let embeddingNorm: LayerNormSaved
     var layers: [LayerActivations] = []
-    /// The last layer's output [rows, H].
+    /// The rows the head reads, when it reads only some.
+    let read: OutputRows?
+    /// The last layer's output: [rows, H], or [read.count, H] at the rows read.
     public internal(set) var output: Tensor
 
     init(batch: TokenBatch, regularization: Regularization?, attention: AttentionShape, mask: Tensor,
-         embeddingSum: Tensor, embeddingNorm: LayerNormSaved, output: Tensor) {
+         embeddingSum: Tensor, embeddingNorm: LayerNormSaved, read: OutputRows?, output: Tensor) {
         self.batch = batch
+        self.read = read
         self.regularization = regularization
         self.attention = attention
         self.mask = mask
@@ -42,7 +64,8 @@ public final class EncoderPass {
 
 extension BertModel {
     /// The encoder forward: embeddings, then every layer, keeping activations for `encoderBackward`.
-    public func encode(_ batch: TokenBatch, regularization: Regularization?) throws -> EncoderPass {
+    /// With `read`, the output is only at those rows.
+    public func encode(_ batch: TokenBatch, regularization: Regularization?, read: OutputRows? = nil) throws -> EncoderPass {
         let a = architecture, rows = batch.rows, h = a.hidden
         let mask = try ops.checkedAttentionMask(batch, positions: config.maxPositionEmbeddings,
                                                 positionsKey: "max_position_embeddings", vocabulary: config.vocabSize)
@@ -67,18 +90,37 @@ extension BertModel {
         var x = try ops.regularize(normalized, into: scratch, site: a.site(.embeddings), regularization)
 
         let pass = EncoderPass(batch: batch, regularization: regularization, attention: shape, mask: mask,
-                               embeddingSum: sum, embeddingNorm: norm, output: x)
+                               embeddingSum: sum, embeddingNorm: norm, read: read, output: x)
         for layer in 0..<a.layers {
-            let activations = try layerForward(layer, input: x, pass: pass)
+            let rowsAfterAttention = layer == a.layers - 1 && readRowsOnlyInLastLayer(pass) ? read : nil
+            let activations = try layerForward(layer, input: x, read: rowsAfterAttention, pass: pass)
             pass.layers.append(activations)
             x = activations.output
+        }
+        if let read, pass.layers.last?.read == nil {
+            let gathered = try ops.uninitialized(read.count * h)
+            try backend.embeddingGather(x, ids: read.index, into: gathered, tokens: read.count, width: h)
+            x = gathered
         }
         pass.output = x
         return pass
     }
 
-    private func layerForward(_ layer: Int, input x: Tensor, pass: EncoderPass) throws -> LayerActivations {
-        let a = architecture, s = pass.attention, rows = pass.batch.rows, h = a.hidden, i = a.intermediate
+    /// Whether the last layer can run its part after the attention on the read rows only: not when
+    /// noise is drawn there, since a mask is drawn per element of the full [rows, H] tensor and a
+    /// run's masks should not depend on which rows a head reads.
+    private func readRowsOnlyInLastLayer(_ pass: EncoderPass) -> Bool {
+        let layer = architecture.layers - 1
+        guard lastLayerRunsReadRowsOnly, pass.read != nil, layer >= 0 else { return false }
+        guard let regularization = pass.regularization else { return true }
+        return regularization.active(architecture.site(.attentionOutput(layer: layer))) == nil
+            && regularization.active(architecture.site(.output(layer: layer))) == nil
+    }
+
+    /// One layer; with `read`, everything after the attention runs on those rows only.
+    private func layerForward(_ layer: Int, input x: Tensor, read: OutputRows?, pass: EncoderPass) throws -> LayerActivations {
+        let a = architecture, s = pass.attention, h = a.hidden, i = a.intermediate
+        var rows = pass.batch.rows
         let p = "encoder.layer.\(layer)."
         let reg = pass.regularization
         let flat = try ops.uninitialized(rows * h)
@@ -96,13 +138,20 @@ extension BertModel {
         try backend.attentionForward(q: qh, k: kh, v: vh, mask: pass.mask, shape: s, causal: false,
                                      dropout: noise.map { AttentionDropout(noise: $0.0, key: $0.1.key(site)) },
                                      scores: scores, probs: probs, dropped: dropped, out: flat)
-        let context = try ops.uninitialized(rows * h)
-        try backend.permute0213(flat, into: context, s.batch, s.heads, s.tokens, s.headDim)
+        let allContext = try ops.uninitialized(rows * h)
+        try backend.permute0213(flat, into: allContext, s.batch, s.heads, s.tokens, s.headDim)
+        var context = allContext, residualInput = x
+        if let read {
+            rows = read.count
+            (context, residualInput) = (try ops.uninitialized(rows * h), try ops.uninitialized(rows * h))
+            try backend.embeddingGather(allContext, ids: read.index, into: context, tokens: rows, width: h)
+            try backend.embeddingGather(x, ids: read.index, into: residualInput, tokens: rows, width: h)
+        }
 
         let dense = try ops.uninitialized(rows * h), residual1 = try ops.uninitialized(rows * h)
         try ops.linear(context, p + "attention.output.dense", into: dense, rows: rows, inFeatures: h, outFeatures: h)
         let attended = try ops.regularize(dense, into: dense, site: a.site(.attentionOutput(layer: layer)), reg)
-        try backend.add(attended, x, into: residual1)
+        try backend.add(attended, residualInput, into: residual1)
         let norm1 = try LayerNormSaved(ops, rows: rows), hidden1 = try ops.uninitialized(rows * h)
         try ops.layerNorm(residual1, p + "attention.output.LayerNorm", into: hidden1, saved: norm1, rows: rows, width: h)
 
@@ -115,20 +164,26 @@ extension BertModel {
         try backend.add(regularized, hidden1, into: residual2)
         let norm2 = try LayerNormSaved(ops, rows: rows)
         try ops.layerNorm(residual2, p + "output.LayerNorm", into: out, saved: norm2, rows: rows, width: h)
-        return LayerActivations(input: x, qh: qh, kh: kh, vh: vh, probs: probs, dropped: dropped, context: context,
+        return LayerActivations(input: x, qh: qh, kh: kh, vh: vh, probs: probs, dropped: dropped, read: read, context: context,
                                 residual1: residual1, norm1: norm1, hidden1: hidden1, intermediate: intermediate,
                                 activated: activated, residual2: residual2, norm2: norm2, output: out)
     }
 
-    /// The encoder backward from `dOutput` (the gradient of the last layer's output, [rows, H];
-    /// overwritten), down to the embedding tables. Parameter gradients go to `sink`.
+    /// The encoder backward from `dOutput` (the gradient of the encoder's output: [rows, H], or
+    /// [read.count, H] when it was read at some rows only; overwritten), down to the embedding
+    /// tables. Parameter gradients go to `sink`.
     public func encoderBackward(_ pass: EncoderPass, dOutput: Tensor, sink: GradientSink) throws {
         let a = architecture, rows = pass.batch.rows, h = a.hidden
         var dy = dOutput
+        if let read = pass.read, pass.layers.last?.read == nil {
+            dy = try ops.allocate(rows * h)
+            try backend.scatterAddRows(dOutput, index: read.index, into: dy, rows: read.count, width: h, skip: -1)
+        }
         var spare = try ops.uninitialized(rows * h)
         for layer in (0..<a.layers).reversed() {
             try layerBackward(layer, pass.layers[layer], dOutput: dy, dInput: spare, pass: pass, sink: sink)
             swap(&dy, &spare)
+            if spare.count < rows * h { spare = try ops.uninitialized(rows * h) }
         }
         // Embeddings: dropout, LayerNorm, then the three lookups.
         try ops.regularizeBackward(dy, site: a.site(.embeddings), pass.regularization)
@@ -145,22 +200,25 @@ extension BertModel {
                            dOut: dSum, batch: b.batch, tokens: b.tokens, excludedRow: nil)
     }
 
-    /// One layer's backward: `dOutput` (overwritten as scratch) → `dInput`.
+    /// One layer's backward: `dOutput` (overwritten as scratch; [read.count, H] when the layer ran
+    /// its part after the attention on the read rows only) → `dInput` [rows, H].
     private func layerBackward(_ layer: Int, _ act: LayerActivations, dOutput: Tensor, dInput: Tensor,
                                pass: EncoderPass, sink: GradientSink) throws {
-        let a = architecture, s = pass.attention, b = pass.batch.batch, t = pass.batch.tokens
-        let rows = b * t, h = a.hidden, i = a.intermediate
+        let a = architecture, s = pass.attention, b = pass.batch.batch
+        let rows = pass.batch.rows, h = a.hidden, i = a.intermediate
         let p = "encoder.layer.\(layer)."
         let reg = pass.regularization
+        // Rows of the part after the attention: `t` per sample.
+        let t = act.read?.perSample ?? pass.batch.tokens, partRows = b * t
 
         // Output LayerNorm; its input was dropout(output dense) + hidden1.
-        let dHidden1 = try ops.uninitialized(rows * h)
+        let dHidden1 = try ops.uninitialized(partRows * h)
         try ops.layerNormBackward(p + "output.LayerNorm", dY: dOutput, x: act.residual2, saved: act.norm2, dx: dHidden1,
                               batch: b, tokens: t, width: h, sink: sink)
         let dDense = dOutput
         try backend.copy(dHidden1, to: dDense)
         try ops.regularizeBackward(dDense, site: a.site(.output(layer: layer)), reg)
-        let dActivated = try ops.uninitialized(rows * i)
+        let dActivated = try ops.uninitialized(partRows * i)
         try ops.linearBackward(p + "output.dense", x: act.activated, dY: dDense, dx: dActivated, batch: b, tokens: t,
                            inFeatures: i, outFeatures: h, sink: sink)
         try backend.geluBackward(act.intermediate, output: act.activated, dActivated, into: dActivated, form: a.geluForm)
@@ -168,14 +226,23 @@ extension BertModel {
                            inFeatures: h, outFeatures: i, sink: sink, accumulate: true)
 
         // Attention LayerNorm; its input was dropout(attention dense) + the layer input.
+        let dResidual = act.read == nil ? dInput : try ops.uninitialized(partRows * h)
         try ops.layerNormBackward(p + "attention.output.LayerNorm", dY: dHidden1, x: act.residual1, saved: act.norm1,
-                              dx: dInput, batch: b, tokens: t, width: h, sink: sink)
+                              dx: dResidual, batch: b, tokens: t, width: h, sink: sink)
         let dAttended = dHidden1
-        try backend.copy(dInput, to: dAttended)
+        try backend.copy(dResidual, to: dAttended)
         try ops.regularizeBackward(dAttended, site: a.site(.attentionOutput(layer: layer)), reg)
-        let dContext = dOutput
+        var dContext = dOutput
         try ops.linearBackward(p + "attention.output.dense", x: act.context, dY: dAttended, dx: dContext, batch: b,
                            tokens: t, inFeatures: h, outFeatures: h, sink: sink)
+        if let read = act.read {
+            // Back to every row; the rows left out had no gradient.
+            let dReadContext = dContext
+            dContext = try ops.allocate(rows * h)
+            try backend.scatterAddRows(dReadContext, index: read.index, into: dContext, rows: read.count, width: h, skip: -1)
+            try backend.fill(dInput, with: 0)
+            try backend.scatterAddRows(dResidual, index: read.index, into: dInput, rows: read.count, width: h, skip: -1)
+        }
 
         let dHeads = try ops.uninitialized(rows * h)
         try backend.permute0213(dContext, into: dHeads, s.batch, s.tokens, s.heads, s.headDim)
@@ -188,8 +255,8 @@ extension BertModel {
         // Back to [rows, H] and through the three projections, each adding into dInput.
         for (name, dHead) in [("query", dq), ("key", dk), ("value", dv)] {
             try backend.permute0213(dHead, into: dHeads, s.batch, s.heads, s.tokens, s.headDim)
-            try ops.linearBackward(p + "attention.self." + name, x: act.input, dY: dHeads, dx: dInput, batch: b, tokens: t,
-                               inFeatures: h, outFeatures: h, sink: sink, accumulate: true)
+            try ops.linearBackward(p + "attention.self." + name, x: act.input, dY: dHeads, dx: dInput, batch: b,
+                               tokens: pass.batch.tokens, inFeatures: h, outFeatures: h, sink: sink, accumulate: true)
         }
     }
 }

@@ -15,7 +15,7 @@ public final class MaskedLMPass {
     /// The transform (dense, GELU, LayerNorm) sees the predicted positions padded per sample,
     /// `perSample` slots each, as its per-sample Fisher wants; it is only hidden-wide.
     let perSample: Int
-    let rowsIndex: Tensor          // [B·perSample] Int32: row of the encoder output
+    /// The encoder's output at the predicted positions (`OutputRows`), then the transform's steps.
     let gathered, transformed, activated, normalized: Tensor   // [B·perSample, H]
     let norm: LayerNormSaved
     /// The vocabulary projection sees them packed, without padding: sample n's are rows
@@ -33,13 +33,12 @@ public final class MaskedLMPass {
     /// Samples with no predicted token (they add nothing to a per-sample mean).
     public let skippedSamples: Int
 
-    init(encoder: EncoderPass, perSample: Int, rowsIndex: Tensor, gathered: Tensor, transformed: Tensor,
+    init(encoder: EncoderPass, perSample: Int, gathered: Tensor, transformed: Tensor,
          activated: Tensor, normalized: Tensor, norm: LayerNormSaved, samples: SampleRows, slotsIndex: Tensor,
          decoderInput: Tensor, labels: Tensor, logits: Tensor, dLogits: Tensor,
          sampleLosses: [Float?], loss: Float, skippedSamples: Int) {
         self.encoder = encoder
         self.perSample = perSample
-        self.rowsIndex = rowsIndex
         self.gathered = gathered
         self.transformed = transformed
         self.activated = activated
@@ -67,18 +66,18 @@ extension BertModel {
                          reduction: LossReduction) throws -> MaskedLMPass {
         guard architecture.head == .maskedLM else { throw ModelError("maskedLM needs a BertForMaskedLM, not \(architecture.head)") }
         try PredictedTokens.validate(labels, batch, vocabulary: config.vocabSize)
-        let encoder = try encode(batch, regularization: regularization)
         let h = architecture.hidden, v = architecture.vocabulary
-
         let t = batch.tokens
         let predicted = PredictedTokens(batch: batch.batch, tokens: t, reduction: reduction) { n, i in
             labels[n * t + i] != -100 ? labels[n * t + i] : nil
         }
         let m = predicted.slotRows.count, p = predicted.rows.count
         let rowsIndex = try ops.upload(predicted.slotRows), labelsTensor = try ops.upload(predicted.targets)
-        let gathered = try ops.allocate(m * h), transformed = try ops.allocate(m * h)
+        // The encoder's output only at the predicted positions, padded per sample.
+        let encoder = try encode(batch, regularization: regularization,
+                                 read: OutputRows(index: rowsIndex, perSample: predicted.perSample))
+        let gathered = encoder.output, transformed = try ops.allocate(m * h)
         let activated = try ops.allocate(m * h), normalized = try ops.allocate(m * h)
-        try backend.embeddingGather(encoder.output, ids: rowsIndex, into: gathered, tokens: m, width: h)
         try ops.linear(gathered, "cls.predictions.transform.dense", into: transformed, rows: m, inFeatures: h, outFeatures: h)
         try backend.geluForward(transformed, into: activated, form: architecture.geluForm)
         let norm = try LayerNormSaved(ops, rows: m)
@@ -93,7 +92,7 @@ extension BertModel {
 
         let (dLogits, sampleLosses, loss) = try predicted.crossEntropy(logits, labels: labelsTensor, classes: v, ops: ops,
                                                                        what: "masked-LM loss")
-        return MaskedLMPass(encoder: encoder, perSample: predicted.perSample, rowsIndex: rowsIndex,
+        return MaskedLMPass(encoder: encoder, perSample: predicted.perSample,
                             gathered: gathered, transformed: transformed, activated: activated, normalized: normalized,
                             norm: norm, samples: predicted.samples, slotsIndex: slotsIndex, decoderInput: decoderInput,
                             labels: labelsTensor, logits: logits, dLogits: dLogits, sampleLosses: sampleLosses,
@@ -121,10 +120,8 @@ extension BertModel {
         let dGathered = dNormalized
         try ops.linearBackward("cls.predictions.transform.dense", x: pass.gathered, dY: dActivated, dx: dGathered,
                            batch: b, tokens: pass.perSample, inFeatures: h, outFeatures: h, sink: sink)
-        let dOutput = try ops.allocate(pass.encoder.batch.rows * h)
-        // Padding slots carry zero gradient (nothing was scattered into them), so scattering them is harmless.
-        try backend.scatterAddRows(dGathered, index: pass.rowsIndex, into: dOutput, rows: m, width: h, skip: -1)
-        try encoderBackward(pass.encoder, dOutput: dOutput, sink: sink)
+        // Padding slots carry zero gradient (nothing was scattered into them), as `OutputRows` asks.
+        try encoderBackward(pass.encoder, dOutput: dGathered, sink: sink)
     }
 
     /// Logits at the predicted tokens in batch order (sample by sample, position by position),
