@@ -35,6 +35,29 @@ __kernel void permute0213(__global const float* x, int xo, __global float* y, in
     y[yo + ((a * d2 + c) * d1 + b) * d3 + d] = x[xo + i];
 }
 
+// Packed rows ↔ heads. y[n, h, t, d] = x[starts[n] + t, h · D + d] for t below sample n's length,
+// 0 beyond; one work-item per element of y.
+__kernel void packed_rows_to_heads(__global const float* x, int xo, __global float* y, int yo,
+                                   __global const int* starts, int so, int batch, int tokens, int heads, int headDim) {
+    const int i = get_global_id(0);
+    if (i >= batch * heads * tokens * headDim) return;
+    const int d = i % headDim, t = (i / headDim) % tokens, h = (i / (headDim * tokens)) % heads;
+    const int n = i / (headDim * tokens * heads), start = starts[so + n];
+    y[yo + i] = t < starts[so + n + 1] - start ? x[xo + (start + t) * heads * headDim + h * headDim + d] : 0.0f;
+}
+
+// The reverse: y[starts[n] + t, h · D + d] = x[n, h, t, d]; one work-item per element of y.
+__kernel void heads_to_packed_rows(__global const float* x, int xo, __global float* y, int yo,
+                                   __global const int* starts, int so, int batch, int rows, int tokens, int heads,
+                                   int headDim) {
+    const int i = get_global_id(0);
+    if (i >= rows * heads * headDim) return;
+    const int width = heads * headDim, r = i / width, h = (i % width) / headDim, d = i % headDim;
+    int n = 0;
+    while (n + 1 < batch && starts[so + n + 1] <= r) n++;
+    y[yo + i] = x[xo + ((n * heads + h) * tokens + (r - starts[so + n])) * headDim + d];
+}
+
 __kernel void add_bias(__global float* y, int yo, __global const float* bias, int bo, int rows, int columns) {
     const int i = get_global_id(0);
     if (i < rows * columns) y[yo + i] += bias[bo + i % columns];

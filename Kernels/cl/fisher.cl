@@ -10,27 +10,28 @@ __kernel void accumulate_squared_sum(__global const float* g, int go, __global f
     fisher[fo + j] += s;
 }
 
-// out[n, j] = Σ_t x[n, t, j]
+// out[n, j] = Σ_{r ∈ [starts[n], starts[n + 1])} x[r, j]
 __kernel void sum_over_tokens(__global const float* x, int xo, __global float* out, int oo,
-                              int batch, int tokens, int width) {
+                              __global const int* starts, int so, int batch, int width) {
     const int i = get_global_id(0);
     if (i >= batch * width) return;
     const int n = i / width, j = i % width;
     float s = 0.0f;
-    for (int t = 0; t < tokens; t++) s += x[xo + (n * tokens + t) * width + j];
+    for (int r = starts[so + n]; r < starts[so + n + 1]; r++) s += x[xo + r * width + j];
     out[oo + i] = s;
 }
 
-// out[n, j] = Σ_t dy[n, t, j] · (x[n, t, j] − mean[n, t]) · rstd[n, t]
+// out[n, j] = Σ_{r ∈ [starts[n], starts[n + 1])} dy[r, j] · (x[r, j] − mean[r]) · rstd[r]
 __kernel void layernorm_gamma_per_sample(__global const float* dy, int dyo, __global const float* x, int xo,
                                          __global const float* mean, int mo, __global const float* rstd, int ro,
-                                         __global float* out, int oo, int batch, int tokens, int width) {
+                                         __global float* out, int oo, __global const int* starts, int so,
+                                         int batch, int width) {
     const int i = get_global_id(0);
     if (i >= batch * width) return;
     const int n = i / width, j = i % width;
     float s = 0.0f;
-    for (int t = 0; t < tokens; t++) {
-        const int r = n * tokens + t, k = r * width + j;
+    for (int r = starts[so + n]; r < starts[so + n + 1]; r++) {
+        const int k = r * width + j;
         s += dy[dyo + k] * (x[xo + k] - mean[mo + r]) * rstd[ro + r];
     }
     out[oo + i] = s;

@@ -55,6 +55,15 @@ public protocol Backend: AnyObject {
     /// `y[a, c, b, d] = x[a, b, c, d]`: [B, T, H, D] ↔ [B, H, T, D] for attention heads.
     /// The backward is the same op with `d1` and `d2` swapped.
     func permute0213(_ x: Tensor, into y: Tensor, _ d0: Int, _ d1: Int, _ d2: Int, _ d3: Int) throws
+    /// Packed token rows to attention heads: `y[n, h, t, :] = x[samples[n].lowerBound + t, h·D ..< (h+1)·D]`
+    /// for `t < samples[n].count`, zero for the rest of the `tokens` (padding: keys the mask hides,
+    /// queries nothing reads). x: [samples.total, heads · headDim], y: [samples.count, heads, tokens, headDim].
+    /// An encoder over packed rows (no padding) runs its attention through this and its reverse.
+    func packedRowsToHeads(_ x: Tensor, into y: Tensor, samples: SampleRows, tokens: Int, heads: Int,
+                           headDim: Int) throws
+    /// The reverse of `packedRowsToHeads`, reading only the packed positions; each is the other's backward.
+    func headsToPackedRows(_ x: Tensor, into y: Tensor, samples: SampleRows, tokens: Int, heads: Int,
+                           headDim: Int) throws
 
     // MARK: Linear algebra
 
@@ -161,12 +170,13 @@ public protocol Backend: AnyObject {
                                 lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws
     /// Whether `accumulateOuterSquares` needs no scratch (it never holds a whole per-sample gradient).
     var fusesOuterSquares: Bool { get }
-    /// `out[n, j] = Σ_t x[n, t, j]`: per-sample bias (and LayerNorm β) gradients.
-    func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws
-    /// `out[n, j] = Σ_t dy[n, t, j] · x̂[n, t, j]` with `x̂ = (x − mean) · rstd`: per-sample LayerNorm
-    /// γ gradients.
+    /// `out[n, j] = Σ_{r ∈ samples[n]} x[r, j]` (0 for a sample with no rows): per-sample bias (and
+    /// LayerNorm β) gradients. x: [samples.total, width], out: [samples.count, width].
+    func sumOverTokens(_ x: Tensor, into out: Tensor, samples: SampleRows, width: Int) throws
+    /// `out[n, j] = Σ_{r ∈ samples[n]} dy[r, j] · x̂[r, j]` with `x̂ = (x − mean) · rstd`: per-sample
+    /// LayerNorm γ gradients.
     func layerNormGammaPerSample(_ dy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, into out: Tensor,
-                                 batch: Int, tokens: Int, width: Int) throws
+                                 samples: SampleRows, width: Int) throws
 
     // MARK: Optimiser
 
@@ -213,4 +223,16 @@ import Foundation
 extension Backend {
     public func allocateUninitialized(_ count: Int) throws -> Tensor { try allocate(count) }
     public var batchOverheadTokens: Int { 32 }
+
+    /// `sumOverTokens` over a uniform batch: [batch, tokens, width] → [batch, width].
+    public func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws {
+        try sumOverTokens(x, into: out, samples: .uniform(batch: batch, tokens: tokens), width: width)
+    }
+
+    /// `layerNormGammaPerSample` over a uniform batch.
+    public func layerNormGammaPerSample(_ dy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, into out: Tensor,
+                                        batch: Int, tokens: Int, width: Int) throws {
+        try layerNormGammaPerSample(dy, x: x, mean: mean, rstd: rstd, into: out,
+                                    samples: .uniform(batch: batch, tokens: tokens), width: width)
+    }
 }

@@ -42,32 +42,18 @@ extension Backend {
     /// A bias over [batch, tokens, width]: `fisherBias += Σₙ (Σₜ dYₙₜ)²`; `scratch`: batch × width.
     public func accumulateBiasFisher(dY: Tensor, batch: Int, tokens: Int, width: Int, fisherBias: Tensor,
                                      scratch: Tensor) throws {
-        precondition(scratch.count >= batch * width, "Fisher scratch too small for the bias")
-        let sums = scratch.slice(0, batch * width)
-        try sumOverTokens(dY, into: sums, batch: batch, tokens: tokens, width: width)
-        try accumulateSquaredSum(sums, into: fisherBias, batch: batch, width: width)
+        try accumulateBiasFisher(dY: dY, samples: .uniform(batch: batch, tokens: tokens), width: width,
+                                 fisherBias: fisherBias, scratch: scratch)
     }
 
     /// `accumulateBiasFisher` where sample n owns rows `samples[n]` of dY; `scratch`: samples × width.
     public func accumulateBiasFisher(dY: Tensor, samples: SampleRows, width: Int, fisherBias: Tensor,
                                      scratch: Tensor) throws {
         precondition(dY.count >= samples.total * width, "accumulateBiasFisher: dY holds \(dY.count) < \(samples.total) rows")
-        if let tokens = samples.uniformTokens, dY.count == samples.total * width {
-            return try accumulateBiasFisher(dY: dY, batch: samples.count, tokens: tokens, width: width,
-                                            fisherBias: fisherBias, scratch: scratch)
-        }
         precondition(scratch.count >= samples.count * width, "Fisher scratch too small for the bias")
-        for n in 0..<samples.count {
-            let own = samples[n], sum = scratch.slice(n * width, width)
-            if own.isEmpty {
-                try fill(sum, with: 0)
-            } else {
-                try sumOverTokens(dY.slice(own.lowerBound * width, own.count * width), into: sum, batch: 1,
-                                  tokens: own.count, width: width)
-            }
-        }
-        try accumulateSquaredSum(scratch.slice(0, samples.count * width), into: fisherBias, batch: samples.count,
-                                 width: width)
+        let sums = scratch.slice(0, samples.count * width)
+        try sumOverTokens(dY.slice(0, samples.total * width), into: sums, samples: samples, width: width)
+        try accumulateSquaredSum(sums, into: fisherBias, batch: samples.count, width: width)
     }
 
     /// LayerNorm over [batch, tokens, width] with its saved `mean`/`rstd`:
@@ -75,12 +61,19 @@ extension Backend {
     public func accumulateLayerNormFisher(dY: Tensor, x: Tensor, mean: Tensor, rstd: Tensor,
                                           batch: Int, tokens: Int, width: Int,
                                           fisherGamma: Tensor, fisherBeta: Tensor, scratch: Tensor) throws {
-        let sums = scratch.slice(0, batch * width)
-        try layerNormGammaPerSample(dY, x: x, mean: mean, rstd: rstd, into: sums,
-                                    batch: batch, tokens: tokens, width: width)
-        try accumulateSquaredSum(sums, into: fisherGamma, batch: batch, width: width)
-        try sumOverTokens(dY, into: sums, batch: batch, tokens: tokens, width: width)
-        try accumulateSquaredSum(sums, into: fisherBeta, batch: batch, width: width)
+        try accumulateLayerNormFisher(dY: dY, x: x, mean: mean, rstd: rstd, samples: .uniform(batch: batch, tokens: tokens),
+                                      width: width, fisherGamma: fisherGamma, fisherBeta: fisherBeta, scratch: scratch)
+    }
+
+    /// `accumulateLayerNormFisher` where sample n owns rows `samples[n]` (an encoder over packed
+    /// rows); `scratch`: samples × width.
+    public func accumulateLayerNormFisher(dY: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, samples: SampleRows,
+                                          width: Int, fisherGamma: Tensor, fisherBeta: Tensor, scratch: Tensor) throws {
+        let sums = scratch.slice(0, samples.count * width)
+        try layerNormGammaPerSample(dY, x: x, mean: mean, rstd: rstd, into: sums, samples: samples, width: width)
+        try accumulateSquaredSum(sums, into: fisherGamma, batch: samples.count, width: width)
+        try sumOverTokens(dY, into: sums, samples: samples, width: width)
+        try accumulateSquaredSum(sums, into: fisherBeta, batch: samples.count, width: width)
     }
 
     /// Embedding table rows: per sample, the gradients of a row are summed over the tokens that

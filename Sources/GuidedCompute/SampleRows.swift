@@ -24,6 +24,8 @@ public struct SampleRows: Sendable, Equatable {
     public var count: Int { starts.count - 1 }
     /// Rows of all samples together.
     public var total: Int { starts[starts.count - 1] }
+    /// The most rows any sample owns (0 for no samples).
+    public var longest: Int { (0..<count).map { self[$0].count }.max() ?? 0 }
     /// Sample n's rows.
     public subscript(n: Int) -> Range<Int> { starts[n]..<starts[n + 1] }
     /// The rows each sample owns, where every sample owns as many (nil for none at all).

@@ -10,9 +10,9 @@ import Foundation
 
 extension OpCase {
     static let all: [OpCase] = [
-        memory, elementwise, permutes, linearAlgebra, gemmOverwrite, gemmBatched, biases, activations, tanhs, layerNorms,
-        attentionPieces, softmaxFullyMasked, softmaxBackwards, regularisers, gaussianNoises, embeddings, loss,
-        fisherPrimitives, optimiser, reductions, attentionComposites, linearFishers, raggedLinearFishers, layerNormFishers,
+        memory, elementwise, permutes, packedHeads, linearAlgebra, gemmOverwrite, gemmBatched, biases, activations,
+        tanhs, layerNorms, attentionPieces, softmaxFullyMasked, softmaxBackwards, regularisers, gaussianNoises,
+        embeddings, loss, fisherPrimitives, unevenSampleSums, optimiser, reductions, attentionComposites, linearFishers, raggedLinearFishers, layerNormFishers,
         embeddingFishers, embeddingFisherEmpty,
     ].flatMap { $0 }
 
@@ -101,6 +101,23 @@ extension OpCase {
             try b.permute0213(x, into: y, s.0, s.1, s.2, s.3)
             try b.permute0213(y, into: back, s.0, s.2, s.1, s.3)
             return ["y": try b.download(y), "back": try b.download(back)]
+        }
+    }
+
+    /// Packed rows ↔ heads over uneven samples: (per-sample lengths, tokens, heads, headDim); a
+    /// sample may have no rows or all `tokens`.
+    static let packedHeads: [OpCase] = ([([1], 1, 1, 1), ([3, 0, 5], 5, 2, 3), ([7, 7], 7, 3, 4), ([2, 13, 1, 9], 16, 4, 8)]
+                                        as [([Int], Int, Int, Int)]).map { s in
+        let (lengths, tokens, heads, headDim) = s
+        let samples = SampleRows(counts: lengths), width = heads * headDim
+        return OpCase("packedRowsToHeads lengths=\(lengths) tokens=\(tokens) heads=\(heads) headDim=\(headDim)",
+                      tolerance: Tolerance.exact, exact: ["heads", "back"]) { b, rng in
+            let x = try b.tensor(rng.uniform(samples.total * width), offset: 1)
+            let y = try b.tensor(rng.uniform(lengths.count * heads * tokens * headDim)) // garbage: padding must be zeroed
+            let back = try b.tensor(rng.uniform(samples.total * width))
+            try b.packedRowsToHeads(x, into: y, samples: samples, tokens: tokens, heads: heads, headDim: headDim)
+            try b.headsToPackedRows(y, into: back, samples: samples, tokens: tokens, heads: heads, headDim: headDim)
+            return ["heads": try b.download(y), "back": try b.download(back)]
         }
     }
 
@@ -425,6 +442,28 @@ extension OpCase {
                 let out = try b.tensor(rng.uniform(batch * width), offset: 1)
                 try b.layerNormGammaPerSample(dy, x: x, mean: mean, rstd: rstd, into: out,
                                               batch: batch, tokens: tokens, width: width)
+                return ["whole": try b.download(whole(out))]
+            },
+        ]
+    }
+
+    /// The per-sample sums over uneven samples (packed rows; one sample has none).
+    static let unevenSampleSums: [OpCase] = ([[2], [3, 0, 5], [1, 37, 4], [13, 13, 0, 7]] as [[Int]]).flatMap { lengths in
+        let samples = SampleRows(counts: lengths), width = 11
+        return [
+            OpCase("sumOverTokens lengths=\(lengths) width=\(width)", tolerance: Tolerance.accumulation) { b, rng in
+                let x = try b.tensor(rng.uniform(samples.total * width), offset: 2)
+                let out = try b.tensor(rng.uniform(samples.count * width), offset: 1)
+                try b.sumOverTokens(x, into: out, samples: samples, width: width)
+                return ["whole": try b.download(whole(out))]
+            },
+            OpCase("layerNormGammaPerSample lengths=\(lengths) width=\(width)", tolerance: Tolerance.accumulation) { b, rng in
+                let rows = samples.total
+                let x = try b.tensor(rng.normal(rows * width).map { $0 - 1 })
+                let dy = try b.tensor(rng.uniform(rows * width), offset: 1)
+                let mean = try b.tensor(rng.uniform(rows)), rstd = try b.tensor(rng.uniform(rows, in: 0.5...2))
+                let out = try b.tensor(rng.uniform(samples.count * width), offset: 1)
+                try b.layerNormGammaPerSample(dy, x: x, mean: mean, rstd: rstd, into: out, samples: samples, width: width)
                 return ["whole": try b.download(whole(out))]
             },
         ]

@@ -31,6 +31,14 @@ class RecordingBackend: Backend {
     func permute0213(_ x: Tensor, into y: Tensor, _ d0: Int, _ d1: Int, _ d2: Int, _ d3: Int) throws {
         note("permute0213"); try inner.permute0213(x, into: y, d0, d1, d2, d3)
     }
+    func packedRowsToHeads(_ x: Tensor, into y: Tensor, samples: SampleRows, tokens: Int, heads: Int, headDim: Int) throws {
+        note("packedRowsToHeads")
+        try inner.packedRowsToHeads(x, into: y, samples: samples, tokens: tokens, heads: heads, headDim: headDim)
+    }
+    func headsToPackedRows(_ x: Tensor, into y: Tensor, samples: SampleRows, tokens: Int, heads: Int, headDim: Int) throws {
+        note("headsToPackedRows")
+        try inner.headsToPackedRows(x, into: y, samples: samples, tokens: tokens, heads: heads, headDim: headDim)
+    }
 
     func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: Tensor, lda: Int,
               b: Tensor, ldb: Int, beta: Float, c: Tensor, ldc: Int) throws {
@@ -115,13 +123,13 @@ class RecordingBackend: Backend {
     func accumulateSquaredSum(_ perSample: Tensor, into fisher: Tensor, batch: Int, width: Int) throws {
         note("accumulateSquaredSum"); try inner.accumulateSquaredSum(perSample, into: fisher, batch: batch, width: width)
     }
-    func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws {
-        note("sumOverTokens"); try inner.sumOverTokens(x, into: out, batch: batch, tokens: tokens, width: width)
+    func sumOverTokens(_ x: Tensor, into out: Tensor, samples: SampleRows, width: Int) throws {
+        note("sumOverTokens"); try inner.sumOverTokens(x, into: out, samples: samples, width: width)
     }
     func layerNormGammaPerSample(_ dy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, into out: Tensor,
-                                 batch: Int, tokens: Int, width: Int) throws {
+                                 samples: SampleRows, width: Int) throws {
         note("layerNormGammaPerSample")
-        try inner.layerNormGammaPerSample(dy, x: x, mean: mean, rstd: rstd, into: out, batch: batch, tokens: tokens, width: width)
+        try inner.layerNormGammaPerSample(dy, x: x, mean: mean, rstd: rstd, into: out, samples: samples, width: width)
     }
 
     func adamW(parameters: Tensor, gradients: Tensor, m: Tensor, v: Tensor, hyper: AdamHyper) throws {
@@ -137,7 +145,7 @@ class RecordingBackend: Backend {
 /// which op still lacks a case).
 let allBackendRequirements: Set<String> = [
     "allocate", "upload(Float)", "upload(Int32)", "download", "downloadInt32", "synchronize",
-    "fill", "copy", "scale", "axpy", "add", "permute0213",
+    "fill", "copy", "scale", "axpy", "add", "permute0213", "packedRowsToHeads", "headsToPackedRows",
     "gemm", "gemmStridedBatched", "addBias", "biasBackward",
     "tanhForward", "tanhBackward", "geluForward", "geluBackward", "layerNormForward", "layerNormBackward",
     "attentionSoftmaxForward", "softmaxBackward", "dropout", "gaussianNoise",

@@ -244,6 +244,21 @@ import Testing
         }
     }
 
+    /// The backward of packed rows → heads is heads → packed rows (padding positions drop out).
+    @Test func packedRowsToHeadsAdjointIsTheWayBack() throws {
+        let samples = SampleRows(counts: [3, 1, 0, 4]), (tokens, heads, headDim) = (4, 2, 3)
+        var rng = SplitMix64(seed: 21)
+        let x = rng.uniform(samples.total * heads * headDim), c = rng.uniform(4 * heads * tokens * headDim)
+        let dx = try cpu.allocate(x.count)
+        try cpu.headsToPackedRows(cpu.tensor(c), into: dx, samples: samples, tokens: tokens, heads: heads, headDim: headDim)
+        try expectGradientsMatchFiniteDifferences(inputs: ["x": x], analytic: ["x": cpu.download(dx)]) { inputs in
+            let y = try cpu.allocate(c.count)
+            try cpu.packedRowsToHeads(cpu.tensor(inputs["x"]!), into: y, samples: samples, tokens: tokens, heads: heads,
+                                      headDim: headDim)
+            return dot(try cpu.download(y), c)
+        }
+    }
+
     /// The checker itself must reject a wrong gradient (else every test above would pass vacuously).
     @Test func checkerRejectsAWrongGradient() throws {
         let x: [Float] = [0.3, -0.7, 1.1]

@@ -147,6 +147,30 @@ import Testing
         #expect(try cpu.download(biased) == x.indices.map { x[$0] + bias[$0 % 4] })
     }
 
+    /// Packed rows to heads and back against their index formulas: padding positions are zero, and
+    /// the way back reads only the packed positions. Per-sample sums over uneven samples likewise.
+    @Test func packedRowsAndUnevenSampleSumsMatchTheirIndexFormulas() throws {
+        var rng = SplitMix64(seed: 65)
+        let samples = SampleRows(counts: [2, 0, 3]), (tokens, heads, headDim) = (4, 2, 3), width = heads * headDim
+        let x = rng.uniform(samples.total * width)
+        let y = try cpu.tensor(rng.uniform(3 * heads * tokens * headDim)), back = try cpu.allocate(x.count)
+        try cpu.packedRowsToHeads(cpu.tensor(x), into: y, samples: samples, tokens: tokens, heads: heads, headDim: headDim)
+        let got = try cpu.download(y)
+        for n in 0..<3 { for h in 0..<heads { for t in 0..<tokens { for d in 0..<headDim {
+            let want = t < samples[n].count ? x[(samples[n].lowerBound + t) * width + h * headDim + d] : 0
+            #expect(got[((n * heads + h) * tokens + t) * headDim + d] == want)
+        } } } }
+        try cpu.headsToPackedRows(y, into: back, samples: samples, tokens: tokens, heads: heads, headDim: headDim)
+        #expect(try cpu.download(back) == x)
+
+        let sums = try cpu.allocate(3 * width)
+        try cpu.sumOverTokens(cpu.tensor(x), into: sums, samples: samples, width: width)
+        let want = (0..<3).flatMap { n in
+            (0..<width).map { j in samples[n].reduce(Float(0)) { $0 + x[$1 * width + j] } }
+        }
+        #expect(maxAbsDiff(try cpu.download(sums), want) <= 1e-6)
+    }
+
     /// The attention composite against attention written out in Double: out = D(softmax(q kᵀ/√d + mask)) v,
     /// with D the dropout of the same key (its keep-mask and 1/(1−p) scale read off a dropout of ones).
     @Test(arguments: [Float(0), 0.25])

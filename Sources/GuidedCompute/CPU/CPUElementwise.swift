@@ -58,6 +58,39 @@ extension CPUBackend {
         }
     }
 
+    public func packedRowsToHeads(_ x: Tensor, into y: Tensor, samples: SampleRows, tokens: Int, heads: Int,
+                                  headDim: Int) throws {
+        precondition(x.count == samples.total * heads * headDim && y.count == samples.count * heads * tokens * headDim
+                     && samples.longest <= tokens, "packedRowsToHeads: shape mismatch")
+        let px = floats(x), py = floats(y), width = heads * headDim
+        parallelChunks(samples.count * heads, work: y.count) { range in
+            for nh in range {
+                let n = nh / heads, h = nh % heads, own = samples[n]
+                let head = py + nh * tokens * headDim
+                for t in 0..<own.count {
+                    (head + t * headDim).update(from: px + (own.lowerBound + t) * width + h * headDim, count: headDim)
+                }
+                (head + own.count * headDim).update(repeating: 0, count: (tokens - own.count) * headDim)
+            }
+        }
+    }
+
+    public func headsToPackedRows(_ x: Tensor, into y: Tensor, samples: SampleRows, tokens: Int, heads: Int,
+                                  headDim: Int) throws {
+        precondition(y.count == samples.total * heads * headDim && x.count == samples.count * heads * tokens * headDim
+                     && samples.longest <= tokens, "headsToPackedRows: shape mismatch")
+        let px = floats(x), py = floats(y), width = heads * headDim
+        parallelChunks(samples.count * heads, work: x.count) { range in
+            for nh in range {
+                let n = nh / heads, h = nh % heads, own = samples[n]
+                let head = px + nh * tokens * headDim
+                for t in 0..<own.count {
+                    (py + (own.lowerBound + t) * width + h * headDim).update(from: head + t * headDim, count: headDim)
+                }
+            }
+        }
+    }
+
     public func addBias(_ y: Tensor, _ bias: Tensor, rows: Int, columns: Int) throws {
         precondition(y.count == rows * columns && bias.count == columns, "addBias: shape mismatch")
         let py = floats(y), pb = floats(bias)

@@ -18,38 +18,40 @@ extension CPUBackend {
         }
     }
 
-    public func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws {
-        precondition(x.count == batch * tokens * width && out.count == batch * width, "sumOverTokens: shape mismatch")
+    public func sumOverTokens(_ x: Tensor, into out: Tensor, samples: SampleRows, width: Int) throws {
+        precondition(x.count == samples.total * width && out.count == samples.count * width, "sumOverTokens: shape mismatch")
         let px = floats(x)
-        sumRowsPerSample(into: out, batch: batch, tokens: tokens, width: width, work: batch * tokens * width) { r, sums in
+        sumRowsPerSample(into: out, samples: samples, width: width, work: samples.total * width) { r, sums in
             let row = px + r * width
             for j in 0..<width { sums[j] += Double(row[j]) }
         }
     }
 
     public func layerNormGammaPerSample(_ dy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, into out: Tensor,
-                                        batch: Int, tokens: Int, width: Int) throws {
-        precondition(dy.count == batch * tokens * width && x.count == dy.count && mean.count == batch * tokens
-                     && rstd.count == mean.count && out.count == batch * width, "layerNormGammaPerSample: shape mismatch")
+                                        samples: SampleRows, width: Int) throws {
+        precondition(dy.count == samples.total * width && x.count == dy.count && mean.count == samples.total
+                     && rstd.count == mean.count && out.count == samples.count * width,
+                     "layerNormGammaPerSample: shape mismatch")
         let pdy = floats(dy), px = floats(x), pm = floats(mean), pr = floats(rstd)
-        sumRowsPerSample(into: out, batch: batch, tokens: tokens, width: width, work: 3 * batch * tokens * width) { r, sums in
+        sumRowsPerSample(into: out, samples: samples, width: width, work: 3 * samples.total * width) { r, sums in
             let m = Double(pm[r]), rstd = Double(pr[r]), dyRow = pdy + r * width, xRow = px + r * width
             for j in 0..<width { sums[j] += Double(dyRow[j]) * (Double(xRow[j]) - m) * rstd }
         }
     }
 
-    /// `out[n] = Σₜ` of what `addRow` adds for row n · tokens + t, per sample: samples split across
-    /// the cores, each row into Double sums (contiguous reads, t ascending, as a column walk adds).
+    /// `out[n] = Σ` of what `addRow` adds for each row r of sample n, per sample: samples split
+    /// across the cores, each row into Double sums (contiguous reads, rows ascending, as a column
+    /// walk adds).
     @inline(__always)
-    private func sumRowsPerSample(into out: Tensor, batch: Int, tokens: Int, width: Int, work: Int,
+    private func sumRowsPerSample(into out: Tensor, samples: SampleRows, width: Int, work: Int,
                                   _ addRow: (Int, UnsafeMutablePointer<Double>) -> Void) {
         let po = floats(out)
-        parallelChunks(batch, work: work) { samples in
+        parallelChunks(samples.count, work: work) { chunk in
             let sums = UnsafeMutablePointer<Double>.allocate(capacity: width)
             defer { sums.deallocate() }
-            for n in samples {
+            for n in chunk {
                 sums.update(repeating: 0, count: width)
-                for t in 0..<tokens { addRow(n * tokens + t, sums) }
+                for r in samples[n] { addRow(r, sums) }
                 for j in 0..<width { po[n * width + j] = Float(sums[j]) }
             }
         }

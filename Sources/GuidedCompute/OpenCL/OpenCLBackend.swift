@@ -19,6 +19,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let queue: CLQueue
     let program: CLProgram
     private var kernels: [String: CLKernel] = [:]
+    /// The last `SampleRows` uploaded as Int32 starts: an encoder's layers pass the same one many times.
+    private var uploadedStarts: (samples: SampleRows, tensor: Tensor)?
     let pool: BufferPool
     /// Work-group size used by the one-group-per-row kernels (LayerNorm, softmax, reductions).
     let rowGroupSize: Int
@@ -75,6 +77,15 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     public func upload(_ values: [Float], to tensor: Tensor) throws {
         try write(values, to: tensor)
+    }
+
+    /// `samples.starts` as an Int32 tensor on the device.
+    func startsTensor(_ samples: SampleRows) throws -> Tensor {
+        if let uploadedStarts, uploadedStarts.samples == samples { return uploadedStarts.tensor }
+        let tensor = try allocate(samples.starts.count)
+        try upload(samples.starts.map { Int32($0) }, to: tensor)
+        uploadedStarts = (samples, tensor)
+        return tensor
     }
 
     public func upload(_ values: [Int32], to tensor: Tensor) throws {

@@ -29,6 +29,24 @@ extension OpenCLBackend {
                    [.tensor(x), .tensor(y), .int(d0), .int(d1), .int(d2), .int(d3)])
     }
 
+    public func packedRowsToHeads(_ x: Tensor, into y: Tensor, samples: SampleRows, tokens: Int, heads: Int,
+                                  headDim: Int) throws {
+        precondition(x.count == samples.total * heads * headDim && y.count == samples.count * heads * tokens * headDim
+                     && samples.longest <= tokens, "packedRowsToHeads: shape mismatch")
+        try launch("packed_rows_to_heads", global: [y.count],
+                   [.tensor(x), .tensor(y), .tensor(startsTensor(samples)), .int(samples.count), .int(tokens),
+                    .int(heads), .int(headDim)])
+    }
+
+    public func headsToPackedRows(_ x: Tensor, into y: Tensor, samples: SampleRows, tokens: Int, heads: Int,
+                                  headDim: Int) throws {
+        precondition(y.count == samples.total * heads * headDim && x.count == samples.count * heads * tokens * headDim
+                     && samples.longest <= tokens, "headsToPackedRows: shape mismatch")
+        try launch("heads_to_packed_rows", global: [y.count],
+                   [.tensor(x), .tensor(y), .tensor(startsTensor(samples)), .int(samples.count), .int(samples.total),
+                    .int(tokens), .int(heads), .int(headDim)])
+    }
+
     public func addBias(_ y: Tensor, _ bias: Tensor, rows: Int, columns: Int) throws {
         precondition(y.count == rows * columns && bias.count == columns, "addBias: shape mismatch")
         try launch("add_bias", global: [y.count], [.tensor(y), .tensor(bias), .int(rows), .int(columns)])

@@ -51,19 +51,20 @@ extension OpenCLBackend {
                    [.tensor(perSample), .tensor(fisher), .int(batch), .int(width)])
     }
 
-    public func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws {
-        precondition(x.count == batch * tokens * width && out.count == batch * width, "sumOverTokens: shape mismatch")
-        try launch("sum_over_tokens", global: [batch * width],
-                   [.tensor(x), .tensor(out), .int(batch), .int(tokens), .int(width)])
+    public func sumOverTokens(_ x: Tensor, into out: Tensor, samples: SampleRows, width: Int) throws {
+        precondition(x.count == samples.total * width && out.count == samples.count * width, "sumOverTokens: shape mismatch")
+        try launch("sum_over_tokens", global: [samples.count * width],
+                   [.tensor(x), .tensor(out), .tensor(startsTensor(samples)), .int(samples.count), .int(width)])
     }
 
     public func layerNormGammaPerSample(_ dy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, into out: Tensor,
-                                        batch: Int, tokens: Int, width: Int) throws {
-        precondition(dy.count == batch * tokens * width && x.count == dy.count && mean.count == batch * tokens
-                     && rstd.count == mean.count && out.count == batch * width, "layerNormGammaPerSample: shape mismatch")
-        try launch("layernorm_gamma_per_sample", global: [batch * width],
-                   [.tensor(dy), .tensor(x), .tensor(mean), .tensor(rstd), .tensor(out),
-                    .int(batch), .int(tokens), .int(width)])
+                                        samples: SampleRows, width: Int) throws {
+        precondition(dy.count == samples.total * width && x.count == dy.count && mean.count == samples.total
+                     && rstd.count == mean.count && out.count == samples.count * width,
+                     "layerNormGammaPerSample: shape mismatch")
+        try launch("layernorm_gamma_per_sample", global: [samples.count * width],
+                   [.tensor(dy), .tensor(x), .tensor(mean), .tensor(rstd), .tensor(out), .tensor(startsTensor(samples)),
+                    .int(samples.count), .int(width)])
     }
 
     // MARK: adam.cl

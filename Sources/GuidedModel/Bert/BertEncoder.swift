@@ -1,6 +1,7 @@
 import GuidedCompute
 
-/// What one layer keeps from its forward for its backward.
+/// What one layer keeps from its forward for its backward. Rows are the encoder's packed rows
+/// (`PackedTokens`), or after the attention the rows read (`read`).
 struct LayerActivations {
     let input: Tensor              // [rows, H]: the previous layer's output
     let qh, kh, vh: Tensor         // [B, heads, T, D]
@@ -20,8 +21,9 @@ struct LayerActivations {
 }
 
 /// The rows of the encoder output a head reads, when it reads only some (the masked-LM head reads
-/// the predicted positions), padded per sample: `perSample` slots for each sample of the batch.
-/// A padding slot repeats one of its sample's rows and must receive no gradient.
+/// the predicted positions, the classifier each sample's first), padded per sample: `perSample`
+/// slots for each sample of the batch. A padding slot repeats one of its sample's rows and must
+/// receive no gradient.
 ///
 /// Only these rows of the last layer reach the loss. Its keys and values need every row, so its
 /// attention runs in full; everything after (attention dense, LayerNorm, feed-forward, LayerNorm:
@@ -29,77 +31,87 @@ struct LayerActivations {
 /// gradient, so per-sample gradients and squares are unchanged; MiniLM's masked LM predicts about
 /// 7 of 50 positions, which saves about a tenth of the Fisher's arithmetic.
 public struct OutputRows {
-    /// [batch · perSample] Int32: the row of the full output each slot reads.
-    let index: Tensor
+    /// [batch · perSample]: the row of the padded batch (n · tokens + position) each slot reads.
+    let rows: [Int32]
     let perSample: Int
-    var count: Int { index.count }
+    var count: Int { rows.count }
 }
 
 /// One forward pass of the encoder over a batch: its activations, kept for the backward.
 public final class EncoderPass {
     public let batch: TokenBatch
+    /// The batch's rows without their padding: every tensor below but the attention's is over these.
+    let packed: PackedTokens
     let regularization: Regularization?
     let attention: AttentionShape
     let mask: Tensor                // [B, T] additive
     let embeddingSum: Tensor        // [rows, H]: word + position + type
     let embeddingNorm: LayerNormSaved
     var layers: [LayerActivations] = []
-    /// The rows the head reads, when it reads only some.
+    /// The rows the head reads, when it reads only some, and [read.count] their packed rows.
     let read: OutputRows?
-    /// The last layer's output: [rows, H], or [read.count, H] at the rows read.
+    let readIndex: Tensor?
+    /// The last layer's output: [packed rows, H], or [read.count, H] at the rows read.
     public internal(set) var output: Tensor
 
-    init(batch: TokenBatch, regularization: Regularization?, attention: AttentionShape, mask: Tensor,
-         embeddingSum: Tensor, embeddingNorm: LayerNormSaved, read: OutputRows?, output: Tensor) {
+    init(batch: TokenBatch, packed: PackedTokens, regularization: Regularization?, attention: AttentionShape,
+         mask: Tensor, embeddingSum: Tensor, embeddingNorm: LayerNormSaved, read: OutputRows?, readIndex: Tensor?,
+         output: Tensor) {
         self.batch = batch
-        self.read = read
+        self.packed = packed
         self.regularization = regularization
         self.attention = attention
         self.mask = mask
         self.embeddingSum = embeddingSum
         self.embeddingNorm = embeddingNorm
+        self.read = read
+        self.readIndex = readIndex
         self.output = output
     }
 }
 
 extension BertModel {
     /// The encoder forward: embeddings, then every layer, keeping activations for `encoderBackward`.
-    /// With `read`, the output is only at those rows.
+    /// Its rows are the batch's packed without padding (`PackedTokens`); with `read`, the output is
+    /// only at those rows.
     public func encode(_ batch: TokenBatch, regularization: Regularization?, read: OutputRows? = nil) throws -> EncoderPass {
-        let a = architecture, rows = batch.rows, h = a.hidden
+        let a = architecture, h = a.hidden
         let mask = try ops.checkedAttentionMask(batch, positions: config.maxPositionEmbeddings,
                                                 positionsKey: "max_position_embeddings", vocabulary: config.vocabSize)
         if let bad = batch.tokenTypeIds.first(where: { $0 < 0 || Int($0) >= config.typeVocabSize }) {
             throw ModelError("token type id \(bad) outside type_vocab_size \(config.typeVocabSize)")
         }
         let shape = AttentionShape(batch: batch.batch, heads: a.heads, tokens: batch.tokens, headDim: a.headDim)
+        let packed = PackedTokens(batch, kept: read?.rows ?? [], trim: encoderPacksRows)
+        let rows = packed.rows
 
         let sum = try ops.uninitialized(rows * h), scratch = try ops.uninitialized(rows * h)
-        try backend.embeddingGather(ops.weight("embeddings.word_embeddings.weight"), ids: ops.upload(batch.inputIds),
+        try backend.embeddingGather(ops.weight("embeddings.word_embeddings.weight"), ids: ops.upload(packed.pack(batch.inputIds)),
                                     into: sum, tokens: rows, width: h)
-        let positions = (0..<rows).map { Int32($0 % batch.tokens) }
+        let positions = packed.paddedRows.map { $0 % Int32(batch.tokens) }
         try backend.embeddingGather(ops.weight("embeddings.position_embeddings.weight"), ids: ops.upload(positions),
                                     into: scratch, tokens: rows, width: h)
         try backend.add(sum, scratch, into: sum)
-        try backend.embeddingGather(ops.weight("embeddings.token_type_embeddings.weight"), ids: ops.upload(batch.tokenTypeIds),
-                                    into: scratch, tokens: rows, width: h)
+        try backend.embeddingGather(ops.weight("embeddings.token_type_embeddings.weight"),
+                                    ids: ops.upload(packed.pack(batch.tokenTypeIds)), into: scratch, tokens: rows, width: h)
         try backend.add(sum, scratch, into: sum)
         let norm = try LayerNormSaved(ops, rows: rows)
         let normalized = try ops.uninitialized(rows * h)
         try ops.layerNorm(sum, "embeddings.LayerNorm", into: normalized, saved: norm, rows: rows, width: h)
         var x = try ops.regularize(normalized, into: scratch, site: a.site(.embeddings), regularization)
 
-        let pass = EncoderPass(batch: batch, regularization: regularization, attention: shape, mask: mask,
-                               embeddingSum: sum, embeddingNorm: norm, read: read, output: x)
+        let readIndex = try read.map { try ops.upload($0.rows.map(packed.packedRow)) }
+        let pass = EncoderPass(batch: batch, packed: packed, regularization: regularization, attention: shape, mask: mask,
+                               embeddingSum: sum, embeddingNorm: norm, read: read, readIndex: readIndex, output: x)
         for layer in 0..<a.layers {
             let rowsAfterAttention = layer == a.layers - 1 && readRowsOnlyInLastLayer(pass) ? read : nil
             let activations = try layerForward(layer, input: x, read: rowsAfterAttention, pass: pass)
             pass.layers.append(activations)
             x = activations.output
         }
-        if let read, pass.layers.last?.read == nil {
+        if let read, let readIndex, pass.layers.last?.read == nil {
             let gathered = try ops.uninitialized(read.count * h)
-            try backend.embeddingGather(x, ids: read.index, into: gathered, tokens: read.count, width: h)
+            try backend.embeddingGather(x, ids: readIndex, into: gathered, tokens: read.count, width: h)
             x = gathered
         }
         pass.output = x
@@ -120,14 +132,16 @@ extension BertModel {
     /// One layer; with `read`, everything after the attention runs on those rows only.
     private func layerForward(_ layer: Int, input x: Tensor, read: OutputRows?, pass: EncoderPass) throws -> LayerActivations {
         let a = architecture, s = pass.attention, h = a.hidden, i = a.intermediate
-        var rows = pass.batch.rows
+        let packed = pass.packed.samples
+        var rows = packed.total
         let p = "encoder.layer.\(layer)."
         let reg = pass.regularization
         let flat = try ops.uninitialized(rows * h)
         func projectHeads(_ name: String) throws -> Tensor {
             try ops.linear(x, p + "attention.self." + name, into: flat, rows: rows, inFeatures: h, outFeatures: h)
-            let heads = try ops.uninitialized(rows * h)
-            try backend.permute0213(flat, into: heads, s.batch, s.tokens, s.heads, s.headDim)
+            let heads = try ops.uninitialized(s.batch * s.tokens * h)
+            try backend.packedRowsToHeads(flat, into: heads, samples: packed, tokens: s.tokens, heads: s.heads,
+                                          headDim: s.headDim)
             return heads
         }
         let qh = try projectHeads("query"), kh = try projectHeads("key"), vh = try projectHeads("value")
@@ -135,17 +149,19 @@ extension BertModel {
         let noise = reg.flatMap { r in r.active(a.site(.attentionProbabilities(layer: layer))).map { ($0, r) } }
         let dropped = noise == nil ? probs : try ops.uninitialized(s.scoresCount)
         let site = a.site(.attentionProbabilities(layer: layer))
+        let headsOut = try ops.uninitialized(s.batch * s.tokens * h)
         try backend.attentionForward(q: qh, k: kh, v: vh, mask: pass.mask, shape: s, causal: false,
                                      dropout: noise.map { AttentionDropout(noise: $0.0, key: $0.1.key(site)) },
-                                     scores: scores, probs: probs, dropped: dropped, out: flat)
-        let allContext = try ops.uninitialized(rows * h)
-        try backend.permute0213(flat, into: allContext, s.batch, s.heads, s.tokens, s.headDim)
-        var context = allContext, residualInput = x
-        if let read {
+                                     scores: scores, probs: probs, dropped: dropped, out: headsOut)
+        // The packed context reuses `flat`, free once the projections are in head layout.
+        var context = flat, residualInput = x
+        try backend.headsToPackedRows(headsOut, into: context, samples: packed, tokens: s.tokens, heads: s.heads,
+                                      headDim: s.headDim)
+        if let read, let index = pass.readIndex {
             rows = read.count
             (context, residualInput) = (try ops.uninitialized(rows * h), try ops.uninitialized(rows * h))
-            try backend.embeddingGather(allContext, ids: read.index, into: context, tokens: rows, width: h)
-            try backend.embeddingGather(x, ids: read.index, into: residualInput, tokens: rows, width: h)
+            try backend.embeddingGather(flat, ids: index, into: context, tokens: rows, width: h)
+            try backend.embeddingGather(x, ids: index, into: residualInput, tokens: rows, width: h)
         }
 
         let dense = try ops.uninitialized(rows * h), residual1 = try ops.uninitialized(rows * h)
@@ -169,15 +185,15 @@ extension BertModel {
                                 activated: activated, residual2: residual2, norm2: norm2, output: out)
     }
 
-    /// The encoder backward from `dOutput` (the gradient of the encoder's output: [rows, H], or
-    /// [read.count, H] when it was read at some rows only; overwritten), down to the embedding
+    /// The encoder backward from `dOutput` (the gradient of the encoder's output: [packed rows, H],
+    /// or [read.count, H] when it was read at some rows only; overwritten), down to the embedding
     /// tables. Parameter gradients go to `sink`.
     public func encoderBackward(_ pass: EncoderPass, dOutput: Tensor, sink: GradientSink) throws {
-        let a = architecture, rows = pass.batch.rows, h = a.hidden
+        let a = architecture, rows = pass.packed.rows, h = a.hidden
         var dy = dOutput
-        if let read = pass.read, pass.layers.last?.read == nil {
+        if let read = pass.read, let index = pass.readIndex, pass.layers.last?.read == nil {
             dy = try ops.allocate(rows * h)
-            try backend.scatterAddRows(dOutput, index: read.index, into: dy, rows: read.count, width: h, skip: -1)
+            try backend.scatterAddRows(dOutput, index: index, into: dy, rows: read.count, width: h, skip: -1)
         }
         var spare = try ops.uninitialized(rows * h)
         for layer in (0..<a.layers).reversed() {
@@ -189,74 +205,85 @@ extension BertModel {
         try ops.regularizeBackward(dy, site: a.site(.embeddings), pass.regularization)
         let dSum = spare
         try ops.layerNormBackward("embeddings.LayerNorm", dY: dy, x: pass.embeddingSum, saved: pass.embeddingNorm, dx: dSum,
-                              batch: pass.batch.batch, tokens: pass.batch.tokens, width: h, sink: sink)
+                                  samples: pass.packed.samples, width: h, sink: sink)
+        // The lookups' sinks see the padded batch; padding rows have no gradient.
         let b = pass.batch
-        try sink.embedding(table: layout.slot("embeddings.word_embeddings.weight"), ids: b.inputIds, dOut: dSum,
+        let dPadded = try ops.allocate(b.rows * h)
+        try backend.scatterAddRows(dSum, index: ops.upload(pass.packed.paddedRows), into: dPadded, rows: rows, width: h,
+                                   skip: -1)
+        try sink.embedding(table: layout.slot("embeddings.word_embeddings.weight"), ids: b.inputIds, dOut: dPadded,
                            batch: b.batch, tokens: b.tokens, excludedRow: Int32(config.padTokenId))
         try sink.embedding(table: layout.slot("embeddings.position_embeddings.weight"),
-                           ids: (0..<rows).map { Int32($0 % b.tokens) }, dOut: dSum,
+                           ids: (0..<b.rows).map { Int32($0 % b.tokens) }, dOut: dPadded,
                            batch: b.batch, tokens: b.tokens, excludedRow: nil)
         try sink.embedding(table: layout.slot("embeddings.token_type_embeddings.weight"), ids: b.tokenTypeIds,
-                           dOut: dSum, batch: b.batch, tokens: b.tokens, excludedRow: nil)
+                           dOut: dPadded, batch: b.batch, tokens: b.tokens, excludedRow: nil)
     }
 
     /// One layer's backward: `dOutput` (overwritten as scratch; [read.count, H] when the layer ran
-    /// its part after the attention on the read rows only) → `dInput` [rows, H].
+    /// its part after the attention on the read rows only) → `dInput` [packed rows, H].
     private func layerBackward(_ layer: Int, _ act: LayerActivations, dOutput: Tensor, dInput: Tensor,
                                pass: EncoderPass, sink: GradientSink) throws {
-        let a = architecture, s = pass.attention, b = pass.batch.batch
-        let rows = pass.batch.rows, h = a.hidden, i = a.intermediate
+        let a = architecture, s = pass.attention, packed = pass.packed.samples
+        let rows = packed.total, h = a.hidden, i = a.intermediate
         let p = "encoder.layer.\(layer)."
         let reg = pass.regularization
-        // Rows of the part after the attention: `t` per sample.
-        let t = act.read?.perSample ?? pass.batch.tokens, partRows = b * t
+        // Each sample's rows in the part after the attention.
+        let part = act.read.map { SampleRows.uniform(batch: s.batch, tokens: $0.perSample) } ?? packed
+        let partRows = part.total
 
         // Output LayerNorm; its input was dropout(output dense) + hidden1.
         let dHidden1 = try ops.uninitialized(partRows * h)
         try ops.layerNormBackward(p + "output.LayerNorm", dY: dOutput, x: act.residual2, saved: act.norm2, dx: dHidden1,
-                              batch: b, tokens: t, width: h, sink: sink)
+                                  samples: part, width: h, sink: sink)
         let dDense = dOutput
         try backend.copy(dHidden1, to: dDense)
         try ops.regularizeBackward(dDense, site: a.site(.output(layer: layer)), reg)
         let dActivated = try ops.uninitialized(partRows * i)
-        try ops.linearBackward(p + "output.dense", x: act.activated, dY: dDense, dx: dActivated, batch: b, tokens: t,
-                           inFeatures: i, outFeatures: h, sink: sink)
+        try ops.linearBackward(p + "output.dense", x: act.activated, dY: dDense, dx: dActivated, samples: part,
+                               inFeatures: i, outFeatures: h, sink: sink)
         try backend.geluBackward(act.intermediate, output: act.activated, dActivated, into: dActivated, form: a.geluForm)
-        try ops.linearBackward(p + "intermediate.dense", x: act.hidden1, dY: dActivated, dx: dHidden1, batch: b, tokens: t,
-                           inFeatures: h, outFeatures: i, sink: sink, accumulate: true)
+        try ops.linearBackward(p + "intermediate.dense", x: act.hidden1, dY: dActivated, dx: dHidden1, samples: part,
+                               inFeatures: h, outFeatures: i, sink: sink, accumulate: true)
 
         // Attention LayerNorm; its input was dropout(attention dense) + the layer input.
         let dResidual = act.read == nil ? dInput : try ops.uninitialized(partRows * h)
         try ops.layerNormBackward(p + "attention.output.LayerNorm", dY: dHidden1, x: act.residual1, saved: act.norm1,
-                              dx: dResidual, batch: b, tokens: t, width: h, sink: sink)
+                                  dx: dResidual, samples: part, width: h, sink: sink)
         let dAttended = dHidden1
         try backend.copy(dResidual, to: dAttended)
         try ops.regularizeBackward(dAttended, site: a.site(.attentionOutput(layer: layer)), reg)
         var dContext = dOutput
-        try ops.linearBackward(p + "attention.output.dense", x: act.context, dY: dAttended, dx: dContext, batch: b,
-                           tokens: t, inFeatures: h, outFeatures: h, sink: sink)
-        if let read = act.read {
+        try ops.linearBackward(p + "attention.output.dense", x: act.context, dY: dAttended, dx: dContext, samples: part,
+                               inFeatures: h, outFeatures: h, sink: sink)
+        if let read = act.read, let index = pass.readIndex {
             // Back to every row; the rows left out had no gradient.
             let dReadContext = dContext
             dContext = try ops.allocate(rows * h)
-            try backend.scatterAddRows(dReadContext, index: read.index, into: dContext, rows: read.count, width: h, skip: -1)
+            try backend.scatterAddRows(dReadContext, index: index, into: dContext, rows: read.count, width: h, skip: -1)
             try backend.fill(dInput, with: 0)
-            try backend.scatterAddRows(dResidual, index: read.index, into: dInput, rows: read.count, width: h, skip: -1)
+            try backend.scatterAddRows(dResidual, index: index, into: dInput, rows: read.count, width: h, skip: -1)
         }
 
-        let dHeads = try ops.uninitialized(rows * h)
-        try backend.permute0213(dContext, into: dHeads, s.batch, s.tokens, s.heads, s.headDim)
-        let dq = try ops.uninitialized(rows * h), dk = try ops.uninitialized(rows * h), dv = try ops.uninitialized(rows * h)
+        // Padding positions get zero gradient as queries; as keys the mask gave them none.
+        let headsCount = s.batch * s.tokens * h
+        let dHeads = try ops.uninitialized(headsCount)
+        try backend.packedRowsToHeads(dContext, into: dHeads, samples: packed, tokens: s.tokens, heads: s.heads,
+                                      headDim: s.headDim)
+        let dq = try ops.uninitialized(headsCount), dk = try ops.uninitialized(headsCount)
+        let dv = try ops.uninitialized(headsCount)
         let dScores = try ops.uninitialized(s.scoresCount)
         let site = a.site(.attentionProbabilities(layer: layer))
         let noise = reg.flatMap { r in r.active(site).map { AttentionDropout(noise: $0, key: r.key(site)) } }
         try backend.attentionBackward(dOut: dHeads, q: act.qh, k: act.kh, v: act.vh, shape: s, dropout: noise,
                                       probs: act.probs, dropped: act.dropped, dScores: dScores, dq: dq, dk: dk, dv: dv)
-        // Back to [rows, H] and through the three projections, each adding into dInput.
+        // Back to the packed rows and through the three projections, each adding into dInput.
+        let dProjection = try ops.uninitialized(rows * h)
         for (name, dHead) in [("query", dq), ("key", dk), ("value", dv)] {
-            try backend.permute0213(dHead, into: dHeads, s.batch, s.heads, s.tokens, s.headDim)
-            try ops.linearBackward(p + "attention.self." + name, x: act.input, dY: dHeads, dx: dInput, batch: b,
-                               tokens: pass.batch.tokens, inFeatures: h, outFeatures: h, sink: sink, accumulate: true)
+            try backend.headsToPackedRows(dHead, into: dProjection, samples: packed, tokens: s.tokens, heads: s.heads,
+                                          headDim: s.headDim)
+            try ops.linearBackward(p + "attention.self." + name, x: act.input, dY: dProjection, dx: dInput, samples: packed,
+                                   inFeatures: h, outFeatures: h, sink: sink, accumulate: true)
         }
     }
 }

@@ -72,10 +72,10 @@ extension BertModel {
             labels[n * t + i] != -100 ? labels[n * t + i] : nil
         }
         let m = predicted.slotRows.count, p = predicted.rows.count
-        let rowsIndex = try ops.upload(predicted.slotRows), labelsTensor = try ops.upload(predicted.targets)
+        let labelsTensor = try ops.upload(predicted.targets)
         // The encoder's output only at the predicted positions, padded per sample.
         let encoder = try encode(batch, regularization: regularization,
-                                 read: OutputRows(index: rowsIndex, perSample: predicted.perSample))
+                                 read: OutputRows(rows: predicted.slotRows, perSample: predicted.perSample))
         let gathered = encoder.output, transformed = try ops.allocate(m * h)
         let activated = try ops.allocate(m * h), normalized = try ops.allocate(m * h)
         try ops.linear(gathered, "cls.predictions.transform.dense", into: transformed, rows: m, inFeatures: h, outFeatures: h)
@@ -136,8 +136,7 @@ extension BertModel {
 /// The sequence-classification head's forward, kept for its backward.
 public final class ClassificationPass {
     public let encoder: EncoderPass
-    let clsRows: Tensor            // [B] Int32: each sample's [CLS] row
-    let clsHidden: Tensor          // [B, H]
+    let clsHidden: Tensor          // [B, H]: the encoder's output at each sample's [CLS] row
     let pooled: Tensor             // [B, H]: tanh(dense(clsHidden))
     let classifierInput: Tensor    // [B, H]: pooled after the classifier dropout
     let dLogits: Tensor            // [B, labels]
@@ -146,10 +145,9 @@ public final class ClassificationPass {
     public let sampleLosses: [Float]
     public let loss: Float
 
-    init(encoder: EncoderPass, clsRows: Tensor, clsHidden: Tensor, pooled: Tensor, classifierInput: Tensor,
+    init(encoder: EncoderPass, clsHidden: Tensor, pooled: Tensor, classifierInput: Tensor,
          dLogits: Tensor, logits: [Float], sampleLosses: [Float], loss: Float) {
         self.encoder = encoder
-        self.clsRows = clsRows
         self.clsHidden = clsHidden
         self.pooled = pooled
         self.classifierInput = classifierInput
@@ -172,11 +170,10 @@ extension BertModel {
         if !regression, let bad = labels.first(where: { $0 < 0 || Int($0) >= classes || $0 != $0.rounded() }) {
             throw ModelError("label \(bad) is not a class index below \(classes)")
         }
-        let encoder = try encode(batch, regularization: regularization)
         let h = architecture.hidden, b = batch.batch
-        let clsRows = try ops.upload((0..<b).map { Int32($0 * batch.tokens) })
-        let clsHidden = try ops.allocate(b * h), pooled = try ops.allocate(b * h), dropped = try ops.allocate(b * h)
-        try backend.embeddingGather(encoder.output, ids: clsRows, into: clsHidden, tokens: b, width: h)
+        let encoder = try encode(batch, regularization: regularization,
+                                 read: OutputRows(rows: (0..<b).map { Int32($0 * batch.tokens) }, perSample: 1))
+        let clsHidden = encoder.output, pooled = try ops.allocate(b * h), dropped = try ops.allocate(b * h)
         try ops.linear(clsHidden, "pooler.dense", into: pooled, rows: b, inFeatures: h, outFeatures: h)
         try backend.tanhForward(pooled, into: pooled)
         let input = try ops.regularize(pooled, into: dropped, site: architecture.site(.classifier), regularization)
@@ -184,7 +181,7 @@ extension BertModel {
         try ops.linear(input, "classifier", into: logitsTensor, rows: b, inFeatures: h, outFeatures: classes)
         let result = try ClassifierLoss(logitsTensor, labels: labels, batch: b, classes: classes, regression: regression,
                                         reduction: reduction, ops: ops, what: "classifier logits")
-        return ClassificationPass(encoder: encoder, clsRows: clsRows, clsHidden: clsHidden, pooled: pooled,
+        return ClassificationPass(encoder: encoder, clsHidden: clsHidden, pooled: pooled,
                                   classifierInput: input, dLogits: result.dLogits, logits: result.logits,
                                   sampleLosses: result.sampleLosses, loss: result.loss)
     }
@@ -200,8 +197,6 @@ extension BertModel {
         let dCLS = try ops.allocate(b * h)
         try ops.linearBackward("pooler.dense", x: pass.clsHidden, dY: dInput, dx: dCLS, batch: b, tokens: 1,
                            inFeatures: h, outFeatures: h, sink: sink)
-        let dOutput = try ops.allocate(pass.encoder.batch.rows * h)
-        try backend.scatterAddRows(dCLS, index: pass.clsRows, into: dOutput, rows: b, width: h, skip: -1)
-        try encoderBackward(pass.encoder, dOutput: dOutput, sink: sink)
+        try encoderBackward(pass.encoder, dOutput: dCLS, sink: sink)
     }
 }

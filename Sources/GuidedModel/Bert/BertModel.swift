@@ -70,4 +70,7 @@ public final class BertModel {
     /// Whether the last layer may run its part after the attention on the rows a head reads only
     /// (`OutputRows`). Tests turn it off to compare with every row.
     var lastLayerRunsReadRowsOnly = true
+    /// Whether the encoder drops each sample's trailing padding (`PackedTokens`). Tests turn it off
+    /// to compare with the padded batch.
+    var encoderPacksRows = true
 }

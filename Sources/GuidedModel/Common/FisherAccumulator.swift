@@ -81,10 +81,10 @@ public final class FisherAccumulator: GradientSink {
     }
 
     public func layerNorm(gamma: ParameterSlot, beta: ParameterSlot, dY: Tensor, x: Tensor, mean: Tensor, rstd: Tensor,
-                          batch: Int, tokens: Int, width: Int) throws {
-        try backend.accumulateLayerNormFisher(dY: dY, x: x, mean: mean, rstd: rstd, batch: batch, tokens: tokens,
-                                              width: width, fisherGamma: fisher.slice(gamma), fisherBeta: fisher.slice(beta),
-                                              scratch: scratch(atLeast: batch * width))
+                          samples: SampleRows, width: Int) throws {
+        try backend.accumulateLayerNormFisher(dY: dY, x: x, mean: mean, rstd: rstd, samples: samples, width: width,
+                                              fisherGamma: fisher.slice(gamma), fisherBeta: fisher.slice(beta),
+                                              scratch: scratch(atLeast: samples.count * width))
     }
 
     public func embedding(table: ParameterSlot, ids: [Int32], dOut: Tensor, batch: Int, tokens: Int,

@@ -17,9 +17,9 @@ public protocol GradientSink: AnyObject {
                 batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws
     /// Where `layerNormBackward` should accumulate dγ and dβ of this LayerNorm.
     func layerNormTargets(gamma: ParameterSlot, beta: ParameterSlot) throws -> (dGamma: Tensor, dBeta: Tensor)
-    /// Called after the LayerNorm's backward, with what it saw.
+    /// Called after the LayerNorm's backward, with what it saw: sample n's rows are `samples[n]`.
     func layerNorm(gamma: ParameterSlot, beta: ParameterSlot, dY: Tensor, x: Tensor, mean: Tensor, rstd: Tensor,
-                   batch: Int, tokens: Int, width: Int) throws
+                   samples: SampleRows, width: Int) throws
     /// An embedding lookup of `ids` [batch, tokens] whose output gradient is `dOut`; `excludedRow`
     /// (the pad token of `nn.Embedding(padding_idx=…)`) never receives a gradient.
     func embedding(table: ParameterSlot, ids: [Int32], dOut: Tensor, batch: Int, tokens: Int,
@@ -74,7 +74,7 @@ public final class GradientAccumulator: GradientSink {
     }
 
     public func layerNorm(gamma: ParameterSlot, beta: ParameterSlot, dY: Tensor, x: Tensor, mean: Tensor, rstd: Tensor,
-                          batch: Int, tokens: Int, width: Int) throws {}
+                          samples: SampleRows, width: Int) throws {}
 
     public func embedding(table: ParameterSlot, ids: [Int32], dOut: Tensor, batch: Int, tokens: Int,
                           excludedRow: Int32?) throws {

@@ -31,10 +31,18 @@ struct ModelOps {
     func linearBackward(_ name: String, x: Tensor, dY: Tensor, dx: Tensor?, batch: Int, tokens: Int,
                         inFeatures: Int, outFeatures: Int, sink: GradientSink, accumulate: Bool = false,
                         bias: Bool = true) throws {
+        try linearBackward(name, x: x, dY: dY, dx: dx, samples: .uniform(batch: batch, tokens: tokens),
+                           inFeatures: inFeatures, outFeatures: outFeatures, sink: sink, accumulate: accumulate, bias: bias)
+    }
+
+    /// `linearBackward` over rows that `samples` gives each sample (an encoder over packed rows).
+    func linearBackward(_ name: String, x: Tensor, dY: Tensor, dx: Tensor?, samples: SampleRows,
+                        inFeatures: Int, outFeatures: Int, sink: GradientSink, accumulate: Bool = false,
+                        bias: Bool = true) throws {
         try sink.linear(weight: layout.slot(name + ".weight"), bias: bias ? layout.slot(name + ".bias") : nil, x: x, dY: dY,
-                        batch: batch, tokens: tokens, inFeatures: inFeatures, outFeatures: outFeatures)
+                        samples: samples, inFeatures: inFeatures, outFeatures: outFeatures)
         if let dx {
-            try backend.gemm(transposeA: false, transposeB: false, m: batch * tokens, n: inFeatures, k: outFeatures,
+            try backend.gemm(transposeA: false, transposeB: false, m: samples.total, n: inFeatures, k: outFeatures,
                              alpha: 1, a: dY, lda: outFeatures, b: weight(name + ".weight"), ldb: inFeatures,
                              beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
         }
@@ -72,12 +80,19 @@ struct ModelOps {
 
     func layerNormBackward(_ name: String, dY: Tensor, x: Tensor, saved: LayerNormSaved, dx: Tensor,
                            batch: Int, tokens: Int, width: Int, sink: GradientSink) throws {
+        try layerNormBackward(name, dY: dY, x: x, saved: saved, dx: dx, samples: .uniform(batch: batch, tokens: tokens),
+                              width: width, sink: sink)
+    }
+
+    /// `layerNormBackward` over rows that `samples` gives each sample (an encoder over packed rows).
+    func layerNormBackward(_ name: String, dY: Tensor, x: Tensor, saved: LayerNormSaved, dx: Tensor,
+                           samples: SampleRows, width: Int, sink: GradientSink) throws {
         let gamma = layout.slot(name + ".weight"), beta = layout.slot(name + ".bias")
         let (dGamma, dBeta) = try sink.layerNormTargets(gamma: gamma, beta: beta)
         try backend.layerNormBackward(dY, x: x, gamma: parameters.slice(gamma), mean: saved.mean, rstd: saved.rstd,
-                                      dx: dx, dGamma: dGamma, dBeta: dBeta, rows: batch * tokens, columns: width)
+                                      dx: dx, dGamma: dGamma, dBeta: dBeta, rows: samples.total, columns: width)
         try sink.layerNorm(gamma: gamma, beta: beta, dY: dY, x: x, mean: saved.mean, rstd: saved.rstd,
-                           batch: batch, tokens: tokens, width: width)
+                           samples: samples, width: width)
     }
 
     // MARK: Dropout sites

@@ -3,10 +3,11 @@ import GuidedCompute
 import Testing
 @testable import GuidedModel
 
-/// The masked LM reads the encoder's output at its predicted positions only, so the last layer runs
-/// its part after the attention on those rows (`OutputRows`). These tests hold that path to the one
-/// that runs every row: the same loss, gradients and per-sample Fisher, on both backends.
-@Suite(.serialized) struct OutputRowsTests {
+/// The encoder runs on fewer rows than the padded batch: without each sample's trailing padding
+/// (`PackedTokens`), and in the last layer after its attention only at the rows the head reads
+/// (`OutputRows`). These tests hold both to the padded, every-row encoder: the same loss,
+/// gradients and per-sample Fisher, on both backends.
+@Suite(.serialized) struct EncoderRowsTests {
     /// Uneven counts: sample 0 predicts three positions, sample 1 none, sample 2 one, so the
     /// per-sample slots have padding and one sample has nothing but padding.
     static func labels(_ batch: TokenBatch) -> [Int32] {
@@ -24,13 +25,16 @@ import Testing
         let fisher: [Float]
         let lastLayerRead: OutputRows?
         let lastLayerIntermediate: Int
+        let packedRows: Int
     }
 
-    static func run(_ kind: BackendKind, readRowsOnly: Bool, regularization: Regularization? = nil) throws -> Run {
+    static func run(_ kind: BackendKind, readRowsOnly: Bool, packs: Bool = true, regularization: Regularization? = nil,
+                    batch: TokenBatch? = nil, labels: [Int32]? = nil) throws -> Run {
         let (model, _) = try BertCheckpoint.load(Fixtures.url("tiny-bert"), backend: kind.make())
         model.lastLayerRunsReadRowsOnly = readRowsOnly
-        let batch = try BertGoldenTests.batch()
-        let labels = Self.labels(batch)
+        model.encoderPacksRows = packs
+        let batch = try batch ?? BertGoldenTests.batch()
+        let labels = labels ?? Self.labels(batch)
         let pass = try model.maskedLM(batch, labels: labels, regularization: regularization, reduction: .batchMean)
         let gradients = try GradientAccumulator(backend: model.backend, layout: model.layout)
         try model.maskedLMBackward(pass, sink: gradients)
@@ -42,7 +46,7 @@ import Testing
                 "the encoder's output is at the read rows, whichever path ran")
         return Run(loss: pass.loss, gradients: try model.backend.download(gradients.gradients),
                    fisher: try model.backend.download(fisher.fisher), lastLayerRead: last.read,
-                   lastLayerIntermediate: last.intermediate.count)
+                   lastLayerIntermediate: last.intermediate.count, packedRows: pass.encoder.packed.rows)
     }
 
     @Test(arguments: BackendKind.allCases)
@@ -53,12 +57,43 @@ import Testing
         let read = try #require(trimmed.lastLayerRead, "no noise: the last layer runs the read rows only")
         #expect(read.perSample == 3 && read.count == 9)
         #expect(trimmed.lastLayerIntermediate == 9 * 64, "the feed-forward saw 9 rows, not \(batch.rows)")
-        #expect(full.lastLayerRead == nil && full.lastLayerIntermediate == batch.rows * 64)
+        #expect(full.lastLayerRead == nil && full.lastLayerIntermediate == full.packedRows * 64)
 
         expectClose([trimmed.loss], [full.loss], "loss", relative: 1e-6)
         expectClose(trimmed.gradients, full.gradients, "gradients", relative: 1e-5)
         expectClose(trimmed.fisher, full.fisher, "per-sample Fisher", relative: 1e-5)
         #expect(trimmed.fisher.contains { $0 > 0 })
+    }
+
+    /// Packed rows (no trailing padding) against the padded batch, with the last layer in full in
+    /// both, so that only the packing differs.
+    @Test(arguments: BackendKind.allCases)
+    func packedRowsEqualThePaddedBatch(_ kind: BackendKind) throws {
+        let batch = try BertGoldenTests.batch()
+        let packed = try Self.run(kind, readRowsOnly: false), padded = try Self.run(kind, readRowsOnly: false, packs: false)
+        let lengths = (0..<batch.batch).map { n in 1 + (0..<batch.tokens).last { batch.attentionMask[n * batch.tokens + $0] != 0 }! }
+        #expect(packed.packedRows == lengths.reduce(0, +) && packed.packedRows < batch.rows, "the golden batch has padding")
+        #expect(padded.packedRows == batch.rows)
+        expectClose([packed.loss], [padded.loss], "loss", relative: 1e-6)
+        expectClose(packed.gradients, padded.gradients, "gradients", relative: 1e-5)
+        expectClose(packed.fisher, padded.fisher, "per-sample Fisher", relative: 1e-5)
+    }
+
+    /// What packing must keep: a label on a position the mask hides (the head reads it), and a
+    /// sample that attends to nothing (its attention spreads over every key, padding included).
+    @Test func packingKeepsReadPaddingAndFullyMaskedSamples() throws {
+        var batch = try BertGoldenTests.batch()
+        let t = batch.tokens
+        #expect(t == 32 && batch.attentionMask[t + 12] == 1 && batch.attentionMask[t + 13] == 0, "sample 1 attends to 13")
+        for position in 0..<t { batch.attentionMask[2 * t + position] = 0 }   // sample 2 attends to nothing
+        var labels = Self.labels(batch)
+        labels[t + 20] = 42                                                   // sample 1 predicts a padding position
+        let packed = try Self.run(.cpu, readRowsOnly: true, batch: batch, labels: labels)
+        let padded = try Self.run(.cpu, readRowsOnly: false, packs: false, batch: batch, labels: labels)
+        #expect(packed.packedRows == 32 + 21 + 32)
+        expectClose([packed.loss], [padded.loss], "loss", relative: 1e-6)
+        expectClose(packed.gradients, padded.gradients, "gradients", relative: 1e-5)
+        expectClose(packed.fisher, padded.fisher, "per-sample Fisher", relative: 1e-5)
     }
 
     /// Noise in the last layer after its attention keeps every row (a mask is drawn per element of
