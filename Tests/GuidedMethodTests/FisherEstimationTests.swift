@@ -254,7 +254,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: checkpoint) }
         let file = try SafeTensorsFile(contentsOf: checkpoint)
         #expect(file.metadata["batching"]?.contains("at most 2") == true)
-        for batching in ["at most 2, cut where padding costs over 1048576 tokens", nil] {
+        for batching in ["at most 2, cut where padding costs over 7 tokens", nil] {
             var metadata = file.metadata
             metadata["batching"] = batching
             let sums = try file.floats("fisher_sums")

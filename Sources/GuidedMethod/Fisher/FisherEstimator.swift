@@ -53,7 +53,7 @@ public struct FisherProgress: Sendable {
 ///
 /// Samples are processed in a fixed order (`processingOrder`: within each window of 256 samples,
 /// longest first, so a batch pads little) in batches of at most `batchSize` (`batchEnds`: fewer where
-/// that saves padding), gradients squared per sample by `FisherAccumulator`. The order depends only
+/// that saves padding the model computes), gradients squared per sample by `FisherAccumulator`. The order depends only
 /// on the samples, not on the batch size, and changes the sum only by float rounding. Every
 /// `checkpointEvery` samples and on interruption the running sums are written to `checkpoint`
 /// atomically; `resume` continues from there and gives the same file an uninterrupted run writes.
@@ -84,7 +84,8 @@ public final class FisherEstimator {
         self.settings = settings
         self.samples = samples
         order = Self.processingOrder(samples)
-        let overhead = model.backend.batchOverheadTokens
+        // Where padding costs nothing but attention (BERT's packed encoder), batches stay full.
+        let overhead = model.computesPadding ? model.backend.batchOverheadTokens : 1 << 20
         batchEnds = Self.batchEnds(lengths: order.map { samples[$0].inputIds.count }, batchSize: settings.batchSize,
                                    overheadTokens: overhead)
         batching = "at most \(settings.batchSize), cut where padding costs over \(overhead) tokens"

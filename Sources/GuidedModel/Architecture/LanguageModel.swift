@@ -37,6 +37,10 @@ public protocol LanguageModel: AnyObject {
     var maxPositions: Int { get }
     /// The id batches are padded with (masked out by the attention mask and labels).
     var paddingId: Int32 { get }
+    /// Whether a batch's padding costs arithmetic: GPT-2 computes every padded position; BERT's
+    /// encoder drops each sample's trailing padding (`PackedTokens`) and pays for it only in the
+    /// attention, so the Fisher keeps its batches full.
+    var computesPadding: Bool { get }
     /// The embedding table tied to the LM head, whose per-sample gradient has two parts (`FisherAccumulator`).
     var tiedTable: String? { get }
     /// The classifier's output count and whether it regresses, when the model has one.
