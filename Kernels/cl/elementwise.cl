@@ -53,8 +53,12 @@ __kernel void heads_to_packed_rows(__global const float* x, int xo, __global flo
     const int i = get_global_id(0);
     if (i >= rows * heads * headDim) return;
     const int width = heads * headDim, r = i / width, h = (i % width) / headDim, d = i % headDim;
-    int n = 0;
-    while (n + 1 < batch && starts[so + n + 1] <= r) n++;
+    // The sample owning row r: the last n with starts[n] <= r (samples without rows share a start).
+    int n = 0, high = batch - 1;
+    while (n < high) {
+        const int middle = (n + high + 1) / 2;
+        if (starts[so + middle] <= r) n = middle; else high = middle - 1;
+    }
     y[yo + i] = x[xo + ((n * heads + h) * tokens + (r - starts[so + n])) * headDim + d];
 }
 

@@ -17,7 +17,8 @@ extension Backend {
     }
 
     /// `accumulateLinearFisher` where sample n owns rows `samples[n]` of X and dY (the LM heads'
-    /// vocabulary projection, computed only at each sample's predicted positions).
+    /// vocabulary projection, computed only at each sample's predicted positions; BERT's encoder
+    /// on packed rows).
     public func accumulateLinearFisher(dY: Tensor, x: Tensor, samples: SampleRows, inFeatures: Int, outFeatures: Int,
                                        fisherWeight: Tensor, fisherBias: Tensor?, scratch: Tensor) throws {
         try accumulateOuterSquares(a: dY, b: x, samples: samples, rows: outFeatures, columns: inFeatures,

@@ -25,10 +25,17 @@ extension Backend {
     }
 
     /// `accumulateOuterSquares` from the protocol's primitives: as many samples' [rows, columns]
-    /// gradients as `scratch` holds (by one strided-batched GEMM where the samples own as many rows
-    /// each, else one GEMM a sample), the lookup rows scattered in, then squared and added, samples
-    /// in order. Uneven samples (the LM heads' packed rows) cost one call a sample; each is still a
-    /// whole [rows, columns] GEMM (vocabulary × hidden for the heads), large enough to fill a device.
+    /// gradients as `scratch` holds, by one strided-batched GEMM, the lookup rows scattered in, then
+    /// squared and added, samples in order. Uneven samples (BERT's packed encoder rows) are copied
+    /// zero-padded to the chunk's longest first (`packedRowsToHeads` with one head): zero rows add
+    /// nothing, and one launch beats a small GEMM a sample. Only gradients of `largeGradient`
+    /// elements or more (the LM heads' vocabulary × hidden) go one GEMM a sample over their own
+    /// rows: each fills a device, and padding would multiply their work.
+    /// Per-sample gradients at least this large (elements) are one GEMM each rather than padded
+    /// into a batch: 2²² is far above an encoder weight's (hidden × FFN: 2.4M for BERT-base) and
+    /// below a vocabulary-wide head's (30522 × 384 = 11.7M for MiniLM).
+    static var largeGradient: Int { 1 << 22 }
+
     public func composedOuterSquares(a: Tensor, b: Tensor, samples: SampleRows, rows: Int, columns: Int,
                                      lookup: OuterSquaresLookup?, fisher: Tensor, scratch: Tensor) throws {
         let perSample = rows * columns, batch = samples.count
@@ -39,11 +46,24 @@ extension Backend {
         var start = 0
         while start < batch {
             let n = min(chunk, batch - start)
+            let chunkRows = SampleRows(counts: (start..<(start + n)).map { samples[$0].count })
+            let first = samples[start].lowerBound, longest = chunkRows.longest
             if let tokens = samples.uniformTokens, tokens > 0 {
                 try gemmStridedBatched(transposeA: true, transposeB: false, m: rows, n: columns, k: tokens, alpha: 1,
                                        a: a.slice(start * tokens * rows, n * tokens * rows), lda: rows, strideA: tokens * rows,
                                        b: b.slice(start * tokens * columns, n * tokens * columns), ldb: columns,
                                        strideB: tokens * columns, beta: 0, c: scratch, ldc: columns, strideC: perSample, batch: n)
+            } else if perSample < Self.largeGradient && longest > 0 {
+                let paddedA = try allocateUninitialized(n * longest * rows)
+                let paddedB = try allocateUninitialized(n * longest * columns)
+                try packedRowsToHeads(a.slice(first * rows, chunkRows.total * rows), into: paddedA, samples: chunkRows,
+                                      tokens: longest, heads: 1, headDim: rows)
+                try packedRowsToHeads(b.slice(first * columns, chunkRows.total * columns), into: paddedB,
+                                      samples: chunkRows, tokens: longest, heads: 1, headDim: columns)
+                try gemmStridedBatched(transposeA: true, transposeB: false, m: rows, n: columns, k: longest, alpha: 1,
+                                       a: paddedA, lda: rows, strideA: longest * rows, b: paddedB, ldb: columns,
+                                       strideB: longest * columns, beta: 0, c: scratch, ldc: columns, strideC: perSample,
+                                       batch: n)
             } else {
                 for s in 0..<n {
                     let own = samples[start + s], gradient = scratch.slice(s * perSample, perSample)

@@ -4,7 +4,8 @@
 /// Most ops see uniform batches, every sample `tokens` rows. The language-model heads project only
 /// the predicted positions onto the vocabulary, packed without padding, so their samples own
 /// different numbers of rows (none, for a sample with nothing predicted): padding each sample to
-/// the batch's most would add that many vocabulary-wide rows to three GEMMs and the squares.
+/// the batch's most would add that many vocabulary-wide rows to three GEMMs and the squares. BERT's
+/// encoder runs on its samples' rows packed without trailing padding likewise.
 public struct SampleRows: Sendable, Equatable {
     /// `count + 1` offsets, from 0 to `total`, never decreasing.
     public let starts: [Int]
@@ -25,7 +26,11 @@ public struct SampleRows: Sendable, Equatable {
     /// Rows of all samples together.
     public var total: Int { starts[starts.count - 1] }
     /// The most rows any sample owns (0 for no samples).
-    public var longest: Int { (0..<count).map { self[$0].count }.max() ?? 0 }
+    public var longest: Int {
+        var most = 0
+        for n in 0..<count { most = max(most, starts[n + 1] - starts[n]) }
+        return most
+    }
     /// Sample n's rows.
     public subscript(n: Int) -> Range<Int> { starts[n]..<starts[n + 1] }
     /// The rows each sample owns, where every sample owns as many (nil for none at all).

@@ -12,8 +12,8 @@ extension OpCase {
     static let all: [OpCase] = [
         memory, elementwise, permutes, packedHeads, linearAlgebra, gemmOverwrite, gemmBatched, biases, activations,
         tanhs, layerNorms, attentionPieces, softmaxFullyMasked, softmaxBackwards, regularisers, gaussianNoises,
-        embeddings, loss, fisherPrimitives, unevenSampleSums, optimiser, reductions, attentionComposites, linearFishers, raggedLinearFishers, layerNormFishers,
-        embeddingFishers, embeddingFisherEmpty,
+        embeddings, loss, fisherPrimitives, unevenSampleSums, optimiser, reductions, attentionComposites, linearFishers,
+        raggedLinearFishers, layerNormFishers, embeddingFishers, embeddingFisherEmpty,
     ].flatMap { $0 }
 
     /// The whole allocation behind `t` (to see writes outside the window).
@@ -113,8 +113,9 @@ extension OpCase {
         return OpCase("packedRowsToHeads lengths=\(lengths) tokens=\(tokens) heads=\(heads) headDim=\(headDim)",
                       tolerance: Tolerance.exact, exact: ["heads", "back"]) { b, rng in
             let x = try b.tensor(rng.uniform(samples.total * width), offset: 1)
-            let y = try b.tensor(rng.uniform(lengths.count * heads * tokens * headDim)) // garbage: padding must be zeroed
-            let back = try b.tensor(rng.uniform(samples.total * width))
+            // y starts as garbage: its padding must be zeroed.
+            let y = try b.tensor(rng.uniform(lengths.count * heads * tokens * headDim), offset: 2)
+            let back = try b.tensor(rng.uniform(samples.total * width), offset: 3)
             try b.packedRowsToHeads(x, into: y, samples: samples, tokens: tokens, heads: heads, headDim: headDim)
             try b.headsToPackedRows(y, into: back, samples: samples, tokens: tokens, heads: heads, headDim: headDim)
             return ["heads": try b.download(y), "back": try b.download(back)]
@@ -573,6 +574,8 @@ extension OpCase {
     static let raggedLinearFishers: [OpCase] = [
         // (rows per sample, in, out, samples the scratch holds)
         ([3, 0, 5, 1], 7, 31, 1), ([3, 0, 5, 1], 7, 31, 3), ([2, 2, 2], 13, 4, 2), ([0, 4], 5, 300, 1),
+        // Large enough (2²² elements) that the composed squares take one GEMM a sample, not padding.
+        ([2, 0, 3], 2048, 2048, 2),
     ].map { s in
         let (counts, inF, outF, fit) = s
         return OpCase("accumulateLinearFisher samples of \(counts) rows in=\(inF) out=\(outF) scratch=\(fit) bias",

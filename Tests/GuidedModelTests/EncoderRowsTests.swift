@@ -10,11 +10,10 @@ import Testing
 @Suite(.serialized) struct EncoderRowsTests {
     /// Uneven counts: sample 0 predicts three positions, sample 1 none, sample 2 one, so the
     /// per-sample slots have padding and one sample has nothing but padding.
-    static func labels(_ batch: TokenBatch) -> [Int32] {
-        let predicted: [[Int]] = [[1, 2, 4], [], [3]]
+    static func labels(_ batch: TokenBatch, predicted: [[Int]] = [[1, 2, 4], [], [3]]) -> [Int32] {
         var labels = [Int32](repeating: -100, count: batch.rows)
         for (n, positions) in predicted.enumerated() where n < batch.batch {
-            for t in positions { labels[n * batch.tokens + t] = Int32(17 + 31 * t + n) }
+            for t in positions { labels[n * batch.tokens + t] = Int32((17 + 31 * t + n) % 400) }
         }
         return labels
     }
@@ -42,7 +41,8 @@ import Testing
         let fisher = try FisherAccumulator(backend: model.backend, layout: model.layout, tiedTable: model.tiedTable)
         try model.maskedLMBackward(perSample, sink: fisher)
         let last = try #require(pass.encoder.layers.last)
-        #expect(pass.encoder.output.count == 3 * pass.perSample * model.architecture.hidden,
+        #expect(pass.encoder.output.count == 3 * pass.perSample * model.architecture.hidden
+                    && pass.encoder.outputRows.count == 3 * pass.perSample,
                 "the encoder's output is at the read rows, whichever path ran")
         return Run(loss: pass.loss, gradients: try model.backend.download(gradients.gradients),
                    fisher: try model.backend.download(fisher.fisher), lastLayerRead: last.read,
@@ -71,7 +71,9 @@ import Testing
     func packedRowsEqualThePaddedBatch(_ kind: BackendKind) throws {
         let batch = try BertGoldenTests.batch()
         let packed = try Self.run(kind, readRowsOnly: false), padded = try Self.run(kind, readRowsOnly: false, packs: false)
-        let lengths = (0..<batch.batch).map { n in 1 + (0..<batch.tokens).last { batch.attentionMask[n * batch.tokens + $0] != 0 }! }
+        let lengths = (0..<batch.batch).map { n in
+            1 + (0..<batch.tokens).last { batch.attentionMask[n * batch.tokens + $0] != 0 }!
+        }
         #expect(packed.packedRows == lengths.reduce(0, +) && packed.packedRows < batch.rows, "the golden batch has padding")
         #expect(padded.packedRows == batch.rows)
         expectClose([packed.loss], [padded.loss], "loss", relative: 1e-6)
@@ -81,41 +83,76 @@ import Testing
 
     /// What packing must keep: a label on a position the mask hides (the head reads it), and a
     /// sample that attends to nothing (its attention spreads over every key, padding included).
-    @Test func packingKeepsReadPaddingAndFullyMaskedSamples() throws {
+    @Test(arguments: BackendKind.allCases)
+    func packingKeepsReadPaddingAndFullyMaskedSamples(_ kind: BackendKind) throws {
         var batch = try BertGoldenTests.batch()
         let t = batch.tokens
         #expect(t == 32 && batch.attentionMask[t + 12] == 1 && batch.attentionMask[t + 13] == 0, "sample 1 attends to 13")
         for position in 0..<t { batch.attentionMask[2 * t + position] = 0 }   // sample 2 attends to nothing
         var labels = Self.labels(batch)
         labels[t + 20] = 42                                                   // sample 1 predicts a padding position
-        let packed = try Self.run(.cpu, readRowsOnly: true, batch: batch, labels: labels)
-        let padded = try Self.run(.cpu, readRowsOnly: false, packs: false, batch: batch, labels: labels)
+        let packed = try Self.run(kind, readRowsOnly: true, batch: batch, labels: labels)
+        let padded = try Self.run(kind, readRowsOnly: false, packs: false, batch: batch, labels: labels)
         #expect(packed.packedRows == 32 + 21 + 32)
         expectClose([packed.loss], [padded.loss], "loss", relative: 1e-6)
         expectClose(packed.gradients, padded.gradients, "gradients", relative: 1e-5)
         expectClose(packed.fisher, padded.fisher, "per-sample Fisher", relative: 1e-5)
     }
 
-    /// Noise in the last layer after its attention keeps every row (a mask is drawn per element of
-    /// the full tensor); noise elsewhere does not stop the trimmed path, and draws the same masks.
-    @Test func noiseInTheLastLayerKeepsEveryRow() throws {
+    /// More rows read than the packed encoder has (3 samples × 20 predicted slots against 32 + 13 + 6
+    /// packed rows): the backward's buffers must still be the layers' own size.
+    @Test(arguments: BackendKind.allCases)
+    func moreRowsReadThanPacked(_ kind: BackendKind) throws {
+        let batch = try BertGoldenTests.batch()
+        let labels = Self.labels(batch, predicted: [Array(0..<20), [2], [1, 5]])
+        let trimmed = try Self.run(kind, readRowsOnly: true, batch: batch, labels: labels)
+        let padded = try Self.run(kind, readRowsOnly: false, packs: false, batch: batch, labels: labels)
+        #expect(trimmed.lastLayerRead?.count == 60 && trimmed.packedRows == 51)
+        expectClose([trimmed.loss], [padded.loss], "loss", relative: 1e-6)
+        expectClose(trimmed.gradients, padded.gradients, "gradients", relative: 1e-5)
+        expectClose(trimmed.fisher, padded.fisher, "per-sample Fisher", relative: 1e-5)
+    }
+
+    /// The classifier reads each sample's first row: trimmed and packed against the padded, full
+    /// encoder, batch gradients and per-sample Fisher.
+    @Test(arguments: BackendKind.allCases)
+    func classifierOnItsReadRowsEqualsThePaddedEncoder(_ kind: BackendKind) throws {
+        var results: [(gradients: [Float], fisher: [Float], intermediate: Int)] = []
+        for trimmed in [true, false] {
+            let (model, _) = try BertCheckpoint.load(Fixtures.url("tiny-bert-cls"), backend: kind.make())
+            model.lastLayerRunsReadRowsOnly = trimmed
+            model.encoderPacksRows = trimmed
+            let batch = try BertGoldenTests.batch(), labels: [Float] = [2, 0, 1]
+            let pass = try model.classify(batch, labels: labels, regularization: nil, reduction: .batchMean)
+            let gradients = try GradientAccumulator(backend: model.backend, layout: model.layout)
+            try model.classifyBackward(pass, sink: gradients)
+            let perSample = try model.classify(batch, labels: labels, regularization: nil, reduction: .perSampleMean)
+            let fisher = try FisherAccumulator(backend: model.backend, layout: model.layout, tiedTable: nil)
+            try model.classifyBackward(perSample, sink: fisher)
+            results.append((try model.backend.download(gradients.gradients), try model.backend.download(fisher.fisher),
+                            try #require(pass.encoder.layers.last).intermediate.count))
+        }
+        #expect(results[0].intermediate * 32 == results[1].intermediate, "3 [CLS] rows against 3 × 32")
+        expectClose(results[0].gradients, results[1].gradients, "classifier gradients", relative: 1e-5)
+        expectClose(results[0].fisher, results[1].fisher, "classifier per-sample Fisher", relative: 1e-5)
+    }
+
+    /// Noise in the trimmed part of the last layer is drawn for the rows computed only, so the last
+    /// layer stays trimmed in training; noise elsewhere draws the same masks either way.
+    @Test func noiseKeepsTheTrim() throws {
         let architecture = try BertCheckpoint.load(Fixtures.url("tiny-bert"), backend: CPUBackend()).model.architecture
         let last = architecture.layers - 1
         func regularization(_ active: (DropoutSite.Kind) -> Bool) -> Regularization {
             Regularization(noise: architecture.sites.map { active($0.kind) ? Noise.bernoulli(0.2) : nil }, seed: 3, step: 1)
         }
-        let inLastLayer = regularization { $0 == .output(layer: last) }
-        let noisyRun = try Self.run(.cpu, readRowsOnly: true, regularization: inLastLayer)
-        #expect(noisyRun.lastLayerRead == nil)
-        let noisyFull = try Self.run(.cpu, readRowsOnly: false, regularization: inLastLayer)
-        #expect(noisyRun.gradients == noisyFull.gradients)
+        let everywhere = try Self.run(.cpu, readRowsOnly: true, regularization: regularization { _ in true })
+        #expect(everywhere.lastLayerRead != nil)
 
         let elsewhere = regularization { $0 != .attentionOutput(layer: last) && $0 != .output(layer: last) }
         let trimmed = try Self.run(.cpu, readRowsOnly: true, regularization: elsewhere)
         let full = try Self.run(.cpu, readRowsOnly: false, regularization: elsewhere)
-        #expect(trimmed.lastLayerRead != nil)
         expectClose(trimmed.gradients, full.gradients, "gradients with noise before the last layer's dense", relative: 1e-5)
         let clean = try Self.run(.cpu, readRowsOnly: true)
-        #expect(abs(clean.loss - trimmed.loss) > 1e-4, "the noise acted")
+        #expect(abs(clean.loss - trimmed.loss) > 1e-4 && abs(clean.loss - everywhere.loss) > 1e-4, "the noise acted")
     }
 }

@@ -19,8 +19,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let queue: CLQueue
     let program: CLProgram
     private var kernels: [String: CLKernel] = [:]
-    /// The last `SampleRows` uploaded as Int32 starts: an encoder's layers pass the same one many times.
-    private var uploadedStarts: (samples: SampleRows, tensor: Tensor)?
+    /// The last few `SampleRows` uploaded as Int32 starts, most recent last: an encoder's layers pass
+    /// the same few (its packed rows, the rows read, the LM head's) many times a batch.
+    private var uploadedStarts: [(samples: SampleRows, tensor: Tensor)] = []
     let pool: BufferPool
     /// Work-group size used by the one-group-per-row kernels (LayerNorm, softmax, reductions).
     let rowGroupSize: Int
@@ -81,10 +82,14 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     /// `samples.starts` as an Int32 tensor on the device.
     func startsTensor(_ samples: SampleRows) throws -> Tensor {
-        if let uploadedStarts, uploadedStarts.samples == samples { return uploadedStarts.tensor }
+        if let hit = uploadedStarts.firstIndex(where: { $0.samples == samples }) {
+            uploadedStarts.append(uploadedStarts.remove(at: hit))
+            return uploadedStarts[uploadedStarts.count - 1].tensor
+        }
         let tensor = try allocate(samples.starts.count)
         try upload(samples.starts.map { Int32($0) }, to: tensor)
-        uploadedStarts = (samples, tensor)
+        if uploadedStarts.count == 4 { uploadedStarts.removeFirst() }
+        uploadedStarts.append((samples, tensor))
         return tensor
     }
 

@@ -66,8 +66,9 @@ public final class FisherEstimator {
     private let order: [Int]
     /// Where each batch ends in `order` (`batchEnds(lengths:batchSize:overheadTokens:)`).
     private let batchEnds: [Int]
-    /// The batching rule, recorded in checkpoints: the batches depend on the backend's cost per
-    /// batch too, and a resumed run gives the uninterrupted run's bytes only with the same batches.
+    /// The batching rule, recorded in checkpoints: the batches depend on whether the model computes
+    /// padding and on the backend's cost per batch too, and a resumed run gives the uninterrupted
+    /// run's bytes only with the same batches.
     private let batching: String
     public var checkpointEvery: Int = 1000
 
@@ -84,14 +85,19 @@ public final class FisherEstimator {
         self.settings = settings
         self.samples = samples
         order = Self.processingOrder(samples)
-        // Where padding costs nothing but attention (BERT's packed encoder), batches stay full.
-        let overhead = model.computesPadding ? model.backend.batchOverheadTokens : 1 << 20
+        // Where padding costs no arithmetic but attention's (BERT's packed encoder), batches stay full.
+        let overhead = model.computesPadding ? model.backend.batchOverheadTokens : Self.fullBatches
         batchEnds = Self.batchEnds(lengths: order.map { samples[$0].inputIds.count }, batchSize: settings.batchSize,
                                    overheadTokens: overhead)
-        batching = "at most \(settings.batchSize), cut where padding costs over \(overhead) tokens"
+        batching = model.computesPadding
+            ? "at most \(settings.batchSize), cut where padding costs over \(overhead) tokens"
+            : "at most \(settings.batchSize), never cut (padding costs no arithmetic)"
         self.checkpoint = checkpoint
         accumulator = try FisherAccumulator(backend: model.backend, layout: model.layout, tiedTable: model.tiedTable)
     }
+
+    /// A cost per batch that no padding outweighs: `batchEnds` then keeps every batch full.
+    static let fullBatches = 1 << 20
 
     /// Samples per window of the length sort.
     public static let orderWindow = 256

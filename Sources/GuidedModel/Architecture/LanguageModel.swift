@@ -38,8 +38,8 @@ public protocol LanguageModel: AnyObject {
     /// The id batches are padded with (masked out by the attention mask and labels).
     var paddingId: Int32 { get }
     /// Whether a batch's padding costs arithmetic: GPT-2 computes every padded position; BERT's
-    /// encoder drops each sample's trailing padding (`PackedTokens`) and pays for it only in the
-    /// attention, so the Fisher keeps its batches full.
+    /// encoder, where it packs rows (`PackedTokens`), pays for it only in the attention, and the
+    /// Fisher then keeps its batches full. Default: true.
     var computesPadding: Bool { get }
     /// The embedding table tied to the LM head, whose per-sample gradient has two parts (`FisherAccumulator`).
     var tiedTable: String? { get }
@@ -61,6 +61,7 @@ public protocol LanguageModel: AnyObject {
 }
 
 extension LanguageModel {
+    public var computesPadding: Bool { true }
     public var layout: ParameterLayout { architecture.layout }
     public var family: ModelFamily { architecture.family }
 

@@ -29,18 +29,27 @@ struct LayerActivations {
 /// attention runs in full; everything after (attention dense, LayerNorm, feed-forward, LayerNorm:
 /// three quarters of a layer's weights) runs on these rows only. The rows left out would get zero
 /// gradient, so per-sample gradients and squares are unchanged; MiniLM's masked LM predicts about
-/// 7 of 50 positions, which saves about a tenth of the Fisher's arithmetic.
-public struct OutputRows {
+/// 7 of 50 positions, which saves about a tenth of the Fisher's arithmetic. Noise there (training)
+/// is drawn for the rows computed only: each element's is independent, so the rows left out would
+/// have drawn numbers that nothing reads.
+public struct OutputRows: Sendable {
     /// [batch · perSample]: the row of the padded batch (n · tokens + position) each slot reads.
-    let rows: [Int32]
-    let perSample: Int
-    var count: Int { rows.count }
+    public let rows: [Int32]
+    public let perSample: Int
+    public var count: Int { rows.count }
+
+    public init(rows: [Int32], perSample: Int) {
+        precondition(perSample > 0 && rows.count % perSample == 0, "OutputRows: \(rows.count) rows, \(perSample) per sample")
+        self.rows = rows
+        self.perSample = perSample
+    }
 }
 
 /// One forward pass of the encoder over a batch: its activations, kept for the backward.
 public final class EncoderPass {
     public let batch: TokenBatch
-    /// The batch's rows without their padding: every tensor below but the attention's is over these.
+    /// The batch's rows without their padding: the tensors below (but the attention's, and the
+    /// last layer's after a trim to `read`) are over these.
     let packed: PackedTokens
     let regularization: Regularization?
     let attention: AttentionShape
@@ -53,6 +62,8 @@ public final class EncoderPass {
     let readIndex: Tensor?
     /// The last layer's output: [packed rows, H], or [read.count, H] at the rows read.
     public internal(set) var output: Tensor
+    /// The row of the padded batch (n · tokens + position) that each row of `output` is.
+    public var outputRows: [Int32] { read?.rows ?? packed.paddedRows }
 
     init(batch: TokenBatch, packed: PackedTokens, regularization: Regularization?, attention: AttentionShape,
          mask: Tensor, embeddingSum: Tensor, embeddingNorm: LayerNormSaved, read: OutputRows?, readIndex: Tensor?,
@@ -104,7 +115,7 @@ extension BertModel {
         let pass = EncoderPass(batch: batch, packed: packed, regularization: regularization, attention: shape, mask: mask,
                                embeddingSum: sum, embeddingNorm: norm, read: read, readIndex: readIndex, output: x)
         for layer in 0..<a.layers {
-            let rowsAfterAttention = layer == a.layers - 1 && readRowsOnlyInLastLayer(pass) ? read : nil
+            let rowsAfterAttention = layer == a.layers - 1 && lastLayerRunsReadRowsOnly ? read : nil
             let activations = try layerForward(layer, input: x, read: rowsAfterAttention, pass: pass)
             pass.layers.append(activations)
             x = activations.output
@@ -118,22 +129,10 @@ extension BertModel {
         return pass
     }
 
-    /// Whether the last layer can run its part after the attention on the read rows only: not when
-    /// noise is drawn there, since a mask is drawn per element of the full [rows, H] tensor and a
-    /// run's masks should not depend on which rows a head reads.
-    private func readRowsOnlyInLastLayer(_ pass: EncoderPass) -> Bool {
-        let layer = architecture.layers - 1
-        guard lastLayerRunsReadRowsOnly, pass.read != nil, layer >= 0 else { return false }
-        guard let regularization = pass.regularization else { return true }
-        return regularization.active(architecture.site(.attentionOutput(layer: layer))) == nil
-            && regularization.active(architecture.site(.output(layer: layer))) == nil
-    }
-
     /// One layer; with `read`, everything after the attention runs on those rows only.
     private func layerForward(_ layer: Int, input x: Tensor, read: OutputRows?, pass: EncoderPass) throws -> LayerActivations {
         let a = architecture, s = pass.attention, h = a.hidden, i = a.intermediate
-        let packed = pass.packed.samples
-        var rows = packed.total
+        let packed = pass.packed.samples, rows = packed.total
         let p = "encoder.layer.\(layer)."
         let reg = pass.regularization
         let flat = try ops.uninitialized(rows * h)
@@ -157,29 +156,31 @@ extension BertModel {
         var context = flat, residualInput = x
         try backend.headsToPackedRows(headsOut, into: context, samples: packed, tokens: s.tokens, heads: s.heads,
                                       headDim: s.headDim)
+        // The part after the attention: every packed row, or only the rows read.
+        var partRows = rows
         if let read, let index = pass.readIndex {
-            rows = read.count
-            (context, residualInput) = (try ops.uninitialized(rows * h), try ops.uninitialized(rows * h))
-            try backend.embeddingGather(flat, ids: index, into: context, tokens: rows, width: h)
-            try backend.embeddingGather(x, ids: index, into: residualInput, tokens: rows, width: h)
+            partRows = read.count
+            (context, residualInput) = (try ops.uninitialized(partRows * h), try ops.uninitialized(partRows * h))
+            try backend.embeddingGather(flat, ids: index, into: context, tokens: partRows, width: h)
+            try backend.embeddingGather(x, ids: index, into: residualInput, tokens: partRows, width: h)
         }
 
-        let dense = try ops.uninitialized(rows * h), residual1 = try ops.uninitialized(rows * h)
-        try ops.linear(context, p + "attention.output.dense", into: dense, rows: rows, inFeatures: h, outFeatures: h)
+        let dense = try ops.uninitialized(partRows * h), residual1 = try ops.uninitialized(partRows * h)
+        try ops.linear(context, p + "attention.output.dense", into: dense, rows: partRows, inFeatures: h, outFeatures: h)
         let attended = try ops.regularize(dense, into: dense, site: a.site(.attentionOutput(layer: layer)), reg)
         try backend.add(attended, residualInput, into: residual1)
-        let norm1 = try LayerNormSaved(ops, rows: rows), hidden1 = try ops.uninitialized(rows * h)
-        try ops.layerNorm(residual1, p + "attention.output.LayerNorm", into: hidden1, saved: norm1, rows: rows, width: h)
+        let norm1 = try LayerNormSaved(ops, rows: partRows), hidden1 = try ops.uninitialized(partRows * h)
+        try ops.layerNorm(residual1, p + "attention.output.LayerNorm", into: hidden1, saved: norm1, rows: partRows, width: h)
 
-        let intermediate = try ops.uninitialized(rows * i), activated = try ops.uninitialized(rows * i)
-        try ops.linear(hidden1, p + "intermediate.dense", into: intermediate, rows: rows, inFeatures: h, outFeatures: i)
+        let intermediate = try ops.uninitialized(partRows * i), activated = try ops.uninitialized(partRows * i)
+        try ops.linear(hidden1, p + "intermediate.dense", into: intermediate, rows: partRows, inFeatures: h, outFeatures: i)
         try backend.geluForward(intermediate, into: activated, form: a.geluForm)
-        let out = try ops.uninitialized(rows * h), residual2 = try ops.uninitialized(rows * h)
-        try ops.linear(activated, p + "output.dense", into: out, rows: rows, inFeatures: i, outFeatures: h)
+        let out = try ops.uninitialized(partRows * h), residual2 = try ops.uninitialized(partRows * h)
+        try ops.linear(activated, p + "output.dense", into: out, rows: partRows, inFeatures: i, outFeatures: h)
         let regularized = try ops.regularize(out, into: out, site: a.site(.output(layer: layer)), reg)
         try backend.add(regularized, hidden1, into: residual2)
-        let norm2 = try LayerNormSaved(ops, rows: rows)
-        try ops.layerNorm(residual2, p + "output.LayerNorm", into: out, saved: norm2, rows: rows, width: h)
+        let norm2 = try LayerNormSaved(ops, rows: partRows)
+        try ops.layerNorm(residual2, p + "output.LayerNorm", into: out, saved: norm2, rows: partRows, width: h)
         return LayerActivations(input: x, qh: qh, kh: kh, vh: vh, probs: probs, dropped: dropped, read: read, context: context,
                                 residual1: residual1, norm1: norm1, hidden1: hidden1, intermediate: intermediate,
                                 activated: activated, residual2: residual2, norm2: norm2, output: out)
@@ -199,7 +200,8 @@ extension BertModel {
         for layer in (0..<a.layers).reversed() {
             try layerBackward(layer, pass.layers[layer], dOutput: dy, dInput: spare, pass: pass, sink: sink)
             swap(&dy, &spare)
-            if spare.count < rows * h { spare = try ops.uninitialized(rows * h) }
+            // After a trimmed last layer, `spare` is the caller's [read.count, H]: not a layer's size.
+            if spare.count != rows * h { spare = try ops.uninitialized(rows * h) }
         }
         // Embeddings: dropout, LayerNorm, then the three lookups.
         try ops.regularizeBackward(dy, site: a.site(.embeddings), pass.regularization)

@@ -8,8 +8,9 @@ import GuidedCompute
 public protocol GradientSink: AnyObject {
     /// `Y = X Wᵀ + b` over the rows `samples` gives each sample: X [rows, inFeatures], dY [rows,
     /// outFeatures]; W stored [out, in] (`nn.Linear`). No bias: GPT-2's `score` and tied LM head.
-    /// Layers call it through `linear(…, batch:, tokens:, …)` below; the LM heads' vocabulary
-    /// projection, computed only where a token is scored, gives each sample its own count.
+    /// Uniform layers call it through `linear(…, batch:, tokens:, …)` below; the LM heads' vocabulary
+    /// projection, computed only where a token is scored, and BERT's encoder on packed rows give
+    /// each sample its own count.
     func linear(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
                 samples: SampleRows, inFeatures: Int, outFeatures: Int) throws
     /// `Y = X W + b` with W stored [in, out] (GPT-2's `Conv1D`), otherwise as `linear`.
