@@ -34,9 +34,18 @@ extension Backend {
     public func accumulateConv1DFisher(dY: Tensor, x: Tensor, batch: Int, tokens: Int,
                                        inFeatures: Int, outFeatures: Int,
                                        fisherWeight: Tensor, fisherBias: Tensor?, scratch: Tensor) throws {
-        try accumulateOuterSquares(a: x, b: dY, samples: .uniform(batch: batch, tokens: tokens), rows: inFeatures,
-                                   columns: outFeatures, lookup: nil, fisher: fisherWeight, scratch: scratch)
-        if let fisherBias { try accumulateBiasFisher(dY: dY, batch: batch, tokens: tokens, width: outFeatures,
+        try accumulateConv1DFisher(dY: dY, x: x, samples: .uniform(batch: batch, tokens: tokens), inFeatures: inFeatures,
+                                   outFeatures: outFeatures, fisherWeight: fisherWeight, fisherBias: fisherBias,
+                                   scratch: scratch)
+    }
+
+    /// `accumulateConv1DFisher` where sample n owns rows `samples[n]` of X and dY (GPT-2's decoder
+    /// on packed rows).
+    public func accumulateConv1DFisher(dY: Tensor, x: Tensor, samples: SampleRows, inFeatures: Int, outFeatures: Int,
+                                       fisherWeight: Tensor, fisherBias: Tensor?, scratch: Tensor) throws {
+        try accumulateOuterSquares(a: x, b: dY, samples: samples, rows: inFeatures, columns: outFeatures, lookup: nil,
+                                   fisher: fisherWeight, scratch: scratch)
+        if let fisherBias { try accumulateBiasFisher(dY: dY, samples: samples, width: outFeatures,
                                                      fisherBias: fisherBias, scratch: scratch) }
     }
 

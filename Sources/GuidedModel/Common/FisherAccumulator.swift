@@ -64,9 +64,10 @@ public final class FisherAccumulator: GradientSink {
     }
 
     public func conv1D(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
-                       batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
+                       samples: SampleRows, inFeatures: Int, outFeatures: Int) throws {
+        let batch = samples.count
         let buffer = try chunkScratch(samples: batch, perSample: outFeatures * inFeatures, extra: batch * outFeatures)
-        try backend.accumulateConv1DFisher(dY: dY, x: x, batch: batch, tokens: tokens, inFeatures: inFeatures,
+        try backend.accumulateConv1DFisher(dY: dY, x: x, samples: samples, inFeatures: inFeatures,
                                            outFeatures: outFeatures, fisherWeight: fisher.slice(weight),
                                            fisherBias: bias.map { fisher.slice($0) }, scratch: buffer)
     }

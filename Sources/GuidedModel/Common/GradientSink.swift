@@ -15,7 +15,7 @@ public protocol GradientSink: AnyObject {
                 samples: SampleRows, inFeatures: Int, outFeatures: Int) throws
     /// `Y = X W + b` with W stored [in, out] (GPT-2's `Conv1D`), otherwise as `linear`.
     func conv1D(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
-                batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws
+                samples: SampleRows, inFeatures: Int, outFeatures: Int) throws
     /// Where `layerNormBackward` should accumulate dγ and dβ of this LayerNorm.
     func layerNormTargets(gamma: ParameterSlot, beta: ParameterSlot) throws -> (dGamma: Tensor, dBeta: Tensor)
     /// Called after the LayerNorm's backward, with what it saw: sample n's rows are `samples[n]`.
@@ -62,8 +62,9 @@ public final class GradientAccumulator: GradientSink {
 
     /// dW = Xᵀ dY ([in, out], as the weight is stored): one GEMM over all rows.
     public func conv1D(weight: ParameterSlot, bias: ParameterSlot?, x: Tensor, dY: Tensor,
-                       batch: Int, tokens: Int, inFeatures: Int, outFeatures: Int) throws {
-        let rows = batch * tokens
+                       samples: SampleRows, inFeatures: Int, outFeatures: Int) throws {
+        let rows = samples.total
+        guard rows > 0 else { return }
         try backend.gemm(transposeA: true, transposeB: false, m: inFeatures, n: outFeatures, k: rows,
                          alpha: 1, a: x, lda: inFeatures, b: dY, ldb: outFeatures,
                          beta: 1, c: gradients.slice(weight), ldc: outFeatures)

@@ -58,13 +58,14 @@ struct ModelOps {
         try backend.addBias(out, weight(name + ".bias"), rows: rows, columns: outFeatures)
     }
 
-    /// Backward of `conv1D`: the sink gets the parameter part; `dx` gets `dY Wᵀ` (added when `accumulate`).
-    func conv1DBackward(_ name: String, x: Tensor, dY: Tensor, dx: Tensor?, batch: Int, tokens: Int,
+    /// Backward of `conv1D` over rows that `samples` gives each sample: the sink gets the parameter
+    /// part; `dx` gets `dY Wᵀ` (added when `accumulate`).
+    func conv1DBackward(_ name: String, x: Tensor, dY: Tensor, dx: Tensor?, samples: SampleRows,
                         inFeatures: Int, outFeatures: Int, sink: GradientSink, accumulate: Bool = false) throws {
         try sink.conv1D(weight: layout.slot(name + ".weight"), bias: layout.slot(name + ".bias"), x: x, dY: dY,
-                        batch: batch, tokens: tokens, inFeatures: inFeatures, outFeatures: outFeatures)
+                        samples: samples, inFeatures: inFeatures, outFeatures: outFeatures)
         if let dx {
-            try backend.gemm(transposeA: false, transposeB: true, m: batch * tokens, n: inFeatures, k: outFeatures,
+            try backend.gemm(transposeA: false, transposeB: true, m: samples.total, n: inFeatures, k: outFeatures,
                              alpha: 1, a: dY, lda: outFeatures, b: weight(name + ".weight"), ldb: outFeatures,
                              beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
         }

@@ -1,6 +1,7 @@
 import GuidedCompute
 
-/// What one GPT-2 block keeps from its forward for its backward.
+/// What one GPT-2 block keeps from its forward for its backward. Rows are the decoder's packed
+/// rows (`PackedTokens`: each sample's positions without its trailing padding).
 struct GPT2BlockActivations {
     let input: Tensor              // [rows, H]: the residual stream entering the block
     let norm1: LayerNormSaved
@@ -19,18 +20,23 @@ struct GPT2BlockActivations {
 /// One forward pass of the decoder stack over a batch: its activations, kept for the backward.
 public final class GPT2DecoderPass {
     public let batch: TokenBatch
+    /// The batch's rows without their trailing padding: every tensor but the attention's is over these.
+    let packed: PackedTokens
     let regularization: Regularization?
     let attention: AttentionShape
     let mask: Tensor               // [B, T] additive padding mask
     var blocks: [GPT2BlockActivations] = []
     let finalInput: Tensor         // [rows, H]: the last block's output, ln_f's input
     let finalNorm: LayerNormSaved
-    /// ln_f's output [rows, H]: what the heads read.
+    /// ln_f's output [packed rows, H]: what the heads read.
     public let output: Tensor
+    /// The row of the padded batch (n · tokens + position) that each row of `output` is.
+    public var outputRows: [Int32] { packed.paddedRows }
 
-    init(batch: TokenBatch, regularization: Regularization?, attention: AttentionShape, mask: Tensor,
-         blocks: [GPT2BlockActivations], finalInput: Tensor, finalNorm: LayerNormSaved, output: Tensor) {
+    init(batch: TokenBatch, packed: PackedTokens, regularization: Regularization?, attention: AttentionShape,
+         mask: Tensor, blocks: [GPT2BlockActivations], finalInput: Tensor, finalNorm: LayerNormSaved, output: Tensor) {
         self.batch = batch
+        self.packed = packed
         self.regularization = regularization
         self.attention = attention
         self.mask = mask
@@ -44,37 +50,43 @@ public final class GPT2DecoderPass {
 extension GPT2Model {
     /// The decoder forward: wte + wpe (positions 0..<T), dropout, every block, ln_f. Token type ids
     /// are ignored (GPT-2 tokenizers give none). Padding is masked by `attentionMask` on top of the
-    /// causal mask, as `transformers` does for a right-padded batch.
-    public func decode(_ batch: TokenBatch, regularization: Regularization?) throws -> GPT2DecoderPass {
-        let a = architecture, rows = batch.rows, h = a.hidden
+    /// causal mask, as `transformers` does for a right-padded batch. The blocks run on the batch's
+    /// rows packed without trailing padding (`PackedTokens`), keeping `kept` (rows of the padded
+    /// batch a head reads).
+    public func decode(_ batch: TokenBatch, regularization: Regularization?, kept: [Int32] = []) throws -> GPT2DecoderPass {
+        let a = architecture, h = a.hidden
         let mask = try ops.checkedAttentionMask(batch, positions: config.maxPositions, positionsKey: "n_positions",
                                                 vocabulary: config.vocabSize)
         let shape = AttentionShape(batch: batch.batch, heads: a.heads, tokens: batch.tokens, headDim: a.headDim)
+        let packed = PackedTokens(batch, kept: kept, trim: decoderPacksRows)
+        let rows = packed.rows
 
         let sum = try ops.uninitialized(rows * h), positions = try ops.uninitialized(rows * h)
-        try backend.embeddingGather(ops.weight("wte.weight"), ids: ops.upload(batch.inputIds), into: sum, tokens: rows, width: h)
-        try backend.embeddingGather(ops.weight("wpe.weight"), ids: ops.upload(Self.positions(batch)),
+        try backend.embeddingGather(ops.weight("wte.weight"), ids: ops.upload(packed.pack(batch.inputIds)), into: sum,
+                                    tokens: rows, width: h)
+        try backend.embeddingGather(ops.weight("wpe.weight"), ids: ops.upload(packed.pack(Self.positions(batch))),
                                     into: positions, tokens: rows, width: h)
         try backend.add(sum, positions, into: sum)
         var x = try ops.regularize(sum, into: positions, site: a.site(.embeddings), regularization)
 
         var blocks: [GPT2BlockActivations] = []
         for layer in 0..<a.layers {
-            let block = try blockForward(layer, input: x, batch: batch, shape: shape, mask: mask, regularization)
+            let block = try blockForward(layer, input: x, packed: packed.samples, shape: shape, mask: mask, regularization)
             blocks.append(block)
             x = block.output
         }
         let norm = try LayerNormSaved(ops, rows: rows), output = try ops.uninitialized(rows * h)
         try ops.layerNorm(x, "ln_f", into: output, saved: norm, rows: rows, width: h)
-        return GPT2DecoderPass(batch: batch, regularization: regularization, attention: shape, mask: mask,
+        return GPT2DecoderPass(batch: batch, packed: packed, regularization: regularization, attention: shape, mask: mask,
                                blocks: blocks, finalInput: x, finalNorm: norm, output: output)
     }
 
     static func positions(_ batch: TokenBatch) -> [Int32] { (0..<batch.rows).map { Int32($0 % batch.tokens) } }
 
-    private func blockForward(_ layer: Int, input x: Tensor, batch: TokenBatch, shape s: AttentionShape, mask: Tensor,
+    private func blockForward(_ layer: Int, input x: Tensor, packed: SampleRows, shape s: AttentionShape, mask: Tensor,
                               _ reg: Regularization?) throws -> GPT2BlockActivations {
-        let a = architecture, rows = batch.rows, h = a.hidden, i = a.intermediate
+        let a = architecture, rows = packed.total, h = a.hidden, i = a.intermediate
+        let headsCount = s.batch * s.tokens * h
         let p = "h.\(layer)."
         let norm1 = try LayerNormSaved(ops, rows: rows), ln1 = try ops.uninitialized(rows * h)
         try ops.layerNorm(x, p + "ln_1", into: ln1, saved: norm1, rows: rows, width: h)
@@ -85,19 +97,21 @@ extension GPT2Model {
         try backend.permute0213(qkv, into: split, 1, rows, 3, h)
         var heads: [Tensor] = []
         for part in 0..<3 {
-            let t = try ops.uninitialized(rows * h)
-            try backend.permute0213(split.slice(part * rows * h, rows * h), into: t, s.batch, s.tokens, s.heads, s.headDim)
+            let t = try ops.uninitialized(headsCount)
+            try backend.packedRowsToHeads(split.slice(part * rows * h, rows * h), into: t, samples: packed, tokens: s.tokens,
+                                          heads: s.heads, headDim: s.headDim)
             heads.append(t)
         }
         let scores = try ops.uninitialized(s.scoresCount), probs = try ops.uninitialized(s.scoresCount)
         let site = a.site(.attentionProbabilities(layer: layer))
         let dropout = reg.flatMap { r in r.active(site).map { AttentionDropout(noise: $0, key: r.key(site)) } }
         let dropped = dropout == nil ? probs : try ops.uninitialized(s.scoresCount)
-        let attended = try ops.uninitialized(rows * h)
+        let attended = try ops.uninitialized(headsCount)
         try backend.attentionForward(q: heads[0], k: heads[1], v: heads[2], mask: mask, shape: s, causal: true,
                                      dropout: dropout, scores: scores, probs: probs, dropped: dropped, out: attended)
         let context = try ops.uninitialized(rows * h)
-        try backend.permute0213(attended, into: context, s.batch, s.heads, s.tokens, s.headDim)
+        try backend.headsToPackedRows(attended, into: context, samples: packed, tokens: s.tokens, heads: s.heads,
+                                      headDim: s.headDim)
 
         let projected = try ops.uninitialized(rows * h), residual1 = try ops.uninitialized(rows * h)
         try ops.conv1D(context, p + "attn.c_proj", into: projected, rows: rows, inFeatures: h, outFeatures: h)
@@ -122,26 +136,30 @@ extension GPT2Model {
     /// embedding tables. Parameter gradients go to `sink`; the wte lookup is its last call, after any
     /// tied-head call the caller made (what `FisherAccumulator` needs to square their sum).
     public func decoderBackward(_ pass: GPT2DecoderPass, dOutput: Tensor, sink: GradientSink) throws {
-        let a = architecture, b = pass.batch, rows = b.rows, h = a.hidden
+        let a = architecture, b = pass.batch, rows = pass.packed.rows, h = a.hidden
         var dy = try ops.uninitialized(rows * h)
         try ops.layerNormBackward("ln_f", dY: dOutput, x: pass.finalInput, saved: pass.finalNorm, dx: dy,
-                                  batch: b.batch, tokens: b.tokens, width: h, sink: sink)
+                                  samples: pass.packed.samples, width: h, sink: sink)
         for layer in (0..<a.layers).reversed() {
             dy = try blockBackward(layer, pass.blocks[layer], dOutput: dy, pass: pass, sink: sink)
         }
         try ops.regularizeBackward(dy, site: a.site(.embeddings), pass.regularization)
-        try sink.embedding(table: layout.slot("wpe.weight"), ids: Self.positions(b), dOut: dy,
+        // The lookups' sinks see the padded batch; padding rows have no gradient.
+        let dPadded = try ops.allocate(b.rows * h)
+        try backend.scatterAddRows(dy, index: ops.upload(pass.packed.paddedRows), into: dPadded, rows: rows, width: h,
+                                   skip: -1)
+        try sink.embedding(table: layout.slot("wpe.weight"), ids: Self.positions(b), dOut: dPadded,
                            batch: b.batch, tokens: b.tokens, excludedRow: nil)
         // GPT-2's wte has no padding_idx: every looked-up row gets its gradient.
-        try sink.embedding(table: layout.slot("wte.weight"), ids: b.inputIds, dOut: dy,
+        try sink.embedding(table: layout.slot("wte.weight"), ids: b.inputIds, dOut: dPadded,
                            batch: b.batch, tokens: b.tokens, excludedRow: nil)
     }
 
     /// One block's backward: `dOutput` (the gradient of the block's output) → the gradient of its input.
     private func blockBackward(_ layer: Int, _ act: GPT2BlockActivations, dOutput: Tensor, pass: GPT2DecoderPass,
                                sink: GradientSink) throws -> Tensor {
-        let a = architecture, s = pass.attention, b = pass.batch.batch, t = pass.batch.tokens
-        let rows = b * t, h = a.hidden, i = a.intermediate
+        let a = architecture, s = pass.attention, packed = pass.packed.samples
+        let rows = packed.total, h = a.hidden, i = a.intermediate, headsCount = s.batch * s.tokens * h
         let p = "h.\(layer)."
         let reg = pass.regularization
 
@@ -150,15 +168,15 @@ extension GPT2Model {
         try backend.copy(dOutput, to: dMLP)
         try ops.regularizeBackward(dMLP, site: a.site(.output(layer: layer)), reg)
         let dActivated = try ops.uninitialized(rows * i)
-        try ops.conv1DBackward(p + "mlp.c_proj", x: act.activated, dY: dMLP, dx: dActivated, batch: b, tokens: t,
+        try ops.conv1DBackward(p + "mlp.c_proj", x: act.activated, dY: dMLP, dx: dActivated, samples: packed,
                                inFeatures: i, outFeatures: h, sink: sink)
         try backend.geluBackward(act.fc, output: act.activated, dActivated, into: dActivated, form: a.geluForm)
         let dLN2 = try ops.uninitialized(rows * h)
-        try ops.conv1DBackward(p + "mlp.c_fc", x: act.ln2, dY: dActivated, dx: dLN2, batch: b, tokens: t,
+        try ops.conv1DBackward(p + "mlp.c_fc", x: act.ln2, dY: dActivated, dx: dLN2, samples: packed,
                                inFeatures: h, outFeatures: i, sink: sink)
         let dResidual1 = try ops.uninitialized(rows * h), through = try ops.uninitialized(rows * h)
         try ops.layerNormBackward(p + "ln_2", dY: dLN2, x: act.residual1, saved: act.norm2, dx: through,
-                                  batch: b, tokens: t, width: h, sink: sink)
+                                  samples: packed, width: h, sink: sink)
         try backend.add(dOutput, through, into: dResidual1)
 
         // residual1 = input + dropout(attn.c_proj(attention(c_attn(ln_1(input))))).
@@ -166,28 +184,31 @@ extension GPT2Model {
         try backend.copy(dResidual1, to: dProjected)
         try ops.regularizeBackward(dProjected, site: a.site(.attentionOutput(layer: layer)), reg)
         let dContext = dLN2
-        try ops.conv1DBackward(p + "attn.c_proj", x: act.context, dY: dProjected, dx: dContext, batch: b, tokens: t,
+        try ops.conv1DBackward(p + "attn.c_proj", x: act.context, dY: dProjected, dx: dContext, samples: packed,
                                inFeatures: h, outFeatures: h, sink: sink)
-        let dHeads = through
-        try backend.permute0213(dContext, into: dHeads, s.batch, s.tokens, s.heads, s.headDim)
+        let dHeads = try ops.uninitialized(headsCount)
+        try backend.packedRowsToHeads(dContext, into: dHeads, samples: packed, tokens: s.tokens, heads: s.heads,
+                                      headDim: s.headDim)
         let dSplit = try ops.uninitialized(rows * 3 * h)
-        let dq = try ops.uninitialized(rows * h), dk = try ops.uninitialized(rows * h), dv = try ops.uninitialized(rows * h)
+        let dq = try ops.uninitialized(headsCount), dk = try ops.uninitialized(headsCount)
+        let dv = try ops.uninitialized(headsCount)
         let dScores = try ops.uninitialized(s.scoresCount)
         let site = a.site(.attentionProbabilities(layer: layer))
         let dropout = reg.flatMap { r in r.active(site).map { AttentionDropout(noise: $0, key: r.key(site)) } }
         try backend.attentionBackward(dOut: dHeads, q: act.qh, k: act.kh, v: act.vh, shape: s, dropout: dropout,
                                       probs: act.probs, dropped: act.dropped, dScores: dScores, dq: dq, dk: dk, dv: dv)
         for (part, dHead) in [dq, dk, dv].enumerated() {
-            try backend.permute0213(dHead, into: dSplit.slice(part * rows * h, rows * h), s.batch, s.heads, s.tokens, s.headDim)
+            try backend.headsToPackedRows(dHead, into: dSplit.slice(part * rows * h, rows * h), samples: packed,
+                                          tokens: s.tokens, heads: s.heads, headDim: s.headDim)
         }
         // [3, rows, H] → [rows, 3H], c_attn's output layout.
         let dQKV = try ops.uninitialized(rows * 3 * h)
         try backend.permute0213(dSplit, into: dQKV, 1, 3, rows, h)
         let dLN1 = dContext
-        try ops.conv1DBackward(p + "attn.c_attn", x: act.ln1, dY: dQKV, dx: dLN1, batch: b, tokens: t,
+        try ops.conv1DBackward(p + "attn.c_attn", x: act.ln1, dY: dQKV, dx: dLN1, samples: packed,
                                inFeatures: h, outFeatures: 3 * h, sink: sink)
         try ops.layerNormBackward(p + "ln_1", dY: dLN1, x: act.input, saved: act.norm1, dx: through,
-                                  batch: b, tokens: t, width: h, sink: sink)
+                                  samples: packed, width: h, sink: sink)
         let dInput = dResidual1
         try backend.add(dResidual1, through, into: dInput)
         return dInput

@@ -5,7 +5,7 @@ public final class CausalLMPass {
     public let decoder: GPT2DecoderPass
     /// The predicted positions, packed: sample n's are rows `samples[n]` of the tensors below.
     let samples: SampleRows
-    let rowsIndex: Tensor          // [P] Int32: row of the decoder output
+    let rowsIndex: Tensor          // [P] Int32: row of the decoder's (packed) output
     let labels: Tensor             // [P] Int32: the next token; −1 on a filler row
     let gathered: Tensor           // [P, H]
     let logits: Tensor             // [P, V]
@@ -45,15 +45,16 @@ extension GPT2Model {
             throw ModelError("causalLM needs a GPT2LMHeadModel, not \(architecture.head)")
         }
         try PredictedTokens.validate(labels, batch, vocabulary: config.vocabSize)
-        let decoder = try decode(batch, regularization: regularization)
         let h = architecture.hidden, v = architecture.vocabulary, t = batch.tokens
 
         // Position i is scored against the next token's label, as transformers shifts them.
         let predicted = PredictedTokens(batch: batch.batch, tokens: t, reduction: reduction) { n, i in
             i + 1 < t && labels[n * t + i + 1] != -100 ? labels[n * t + i + 1] : nil
         }
+        let decoder = try decode(batch, regularization: regularization, kept: predicted.rows)
         let m = predicted.rows.count
-        let rowsIndex = try ops.upload(predicted.rows), labelsTensor = try ops.upload(predicted.targets)
+        let rowsIndex = try ops.upload(predicted.rows.map(decoder.packed.packedRow))
+        let labelsTensor = try ops.upload(predicted.targets)
         let gathered = try ops.allocate(m * h)
         try backend.embeddingGather(decoder.output, ids: rowsIndex, into: gathered, tokens: m, width: h)
         let logits = try ops.allocate(m * v)
@@ -77,7 +78,7 @@ extension GPT2Model {
         let dGathered = try ops.allocate(m * h)
         try backend.gemm(transposeA: false, transposeB: false, m: m, n: h, k: v, alpha: 1, a: pass.dLogits, lda: v,
                          b: ops.weight("wte.weight"), ldb: h, beta: 0, c: dGathered, ldc: h)
-        let dOutput = try ops.allocate(pass.decoder.batch.rows * h)
+        let dOutput = try ops.allocate(pass.decoder.packed.rows * h)
         // A filler row carries zero gradient (its weight is 0), so scattering it is harmless.
         try backend.scatterAddRows(dGathered, index: pass.rowsIndex, into: dOutput, rows: m, width: h, skip: -1)
         try decoderBackward(pass.decoder, dOutput: dOutput, sink: sink)
@@ -95,7 +96,7 @@ extension GPT2Model {
 /// The sequence-classification head's forward, kept for its backward.
 public final class GPT2ClassificationPass {
     public let decoder: GPT2DecoderPass
-    let lastRows: Tensor           // [B] Int32: each sample's last non-padding row
+    let lastRows: Tensor           // [B] Int32: each sample's last non-padding row, in the packed output
     let lastHidden: Tensor         // [B, H]
     let dLogits: Tensor            // [B, labels]
     /// [B, labels] logits, as `transformers` returns them.
@@ -146,9 +147,10 @@ extension GPT2Model {
             throw ModelError("label \(bad) is not a class index below \(classes)")
         }
         let positions = try classificationPositions(batch)
-        let decoder = try decode(batch, regularization: regularization)
+        let last = positions.enumerated().map { Int32($0.offset * batch.tokens + $0.element) }
+        let decoder = try decode(batch, regularization: regularization, kept: last)
         let h = architecture.hidden, b = batch.batch
-        let lastRows = try ops.upload(positions.enumerated().map { Int32($0.offset * batch.tokens + $0.element) })
+        let lastRows = try ops.upload(last.map(decoder.packed.packedRow))
         let lastHidden = try ops.allocate(b * h)
         try backend.embeddingGather(decoder.output, ids: lastRows, into: lastHidden, tokens: b, width: h)
         let logitsTensor = try ops.allocate(b * classes)
@@ -165,7 +167,7 @@ extension GPT2Model {
         let dLast = try ops.allocate(b * h)
         try ops.linearBackward("score", x: pass.lastHidden, dY: pass.dLogits, dx: dLast, batch: b, tokens: 1,
                                inFeatures: h, outFeatures: classes, sink: sink, bias: false)
-        let dOutput = try ops.allocate(pass.decoder.batch.rows * h)
+        let dOutput = try ops.allocate(pass.decoder.packed.rows * h)
         try backend.scatterAddRows(dLast, index: pass.lastRows, into: dOutput, rows: b, width: h, skip: -1)
         try decoderBackward(pass.decoder, dOutput: dOutput, sink: sink)
     }

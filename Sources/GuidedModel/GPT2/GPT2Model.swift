@@ -23,6 +23,10 @@ public final class GPT2Model {
                        layerNormEps: Float(architecture.config.layerNormEpsilon))
     }
 
+    /// Whether the decoder drops each sample's trailing padding (`PackedTokens`). Tests turn it off
+    /// to compare with the padded batch.
+    var decoderPacksRows = true
+
     /// A model with every parameter initialised as `transformers`' GPT-2 `_init_weights` does, from `seed`.
     public static func randomlyInitialized(_ architecture: GPT2Architecture, backend: Backend, seed: UInt64) throws -> GPT2Model {
         let model = try GPT2Model(architecture: architecture, backend: backend)
