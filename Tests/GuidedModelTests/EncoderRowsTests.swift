@@ -49,6 +49,13 @@ import Testing
                    lastLayerIntermediate: last.intermediate.count, packedRows: pass.encoder.packed.rows)
     }
 
+    /// The same loss, batch gradients and per-sample Fisher, up to float rounding.
+    static func expectSame(_ got: Run, _ want: Run, sourceLocation: SourceLocation = #_sourceLocation) {
+        expectClose([got.loss], [want.loss], "loss", relative: 1e-6, sourceLocation: sourceLocation)
+        expectClose(got.gradients, want.gradients, "gradients", relative: 1e-5, sourceLocation: sourceLocation)
+        expectClose(got.fisher, want.fisher, "per-sample Fisher", relative: 1e-5, sourceLocation: sourceLocation)
+    }
+
     @Test(arguments: BackendKind.allCases)
     func lastLayerOnReadRowsEqualsEveryRow(_ kind: BackendKind) throws {
         let batch = try BertGoldenTests.batch()
@@ -59,9 +66,7 @@ import Testing
         #expect(trimmed.lastLayerIntermediate == 9 * 64, "the feed-forward saw 9 rows, not \(batch.rows)")
         #expect(full.lastLayerRead == nil && full.lastLayerIntermediate == full.packedRows * 64)
 
-        expectClose([trimmed.loss], [full.loss], "loss", relative: 1e-6)
-        expectClose(trimmed.gradients, full.gradients, "gradients", relative: 1e-5)
-        expectClose(trimmed.fisher, full.fisher, "per-sample Fisher", relative: 1e-5)
+        Self.expectSame(trimmed, full)
         #expect(trimmed.fisher.contains { $0 > 0 })
     }
 
@@ -76,9 +81,7 @@ import Testing
         }
         #expect(packed.packedRows == lengths.reduce(0, +) && packed.packedRows < batch.rows, "the golden batch has padding")
         #expect(padded.packedRows == batch.rows)
-        expectClose([packed.loss], [padded.loss], "loss", relative: 1e-6)
-        expectClose(packed.gradients, padded.gradients, "gradients", relative: 1e-5)
-        expectClose(packed.fisher, padded.fisher, "per-sample Fisher", relative: 1e-5)
+        Self.expectSame(packed, padded)
     }
 
     /// What packing must keep: a label on a position the mask hides (the head reads it), and a
@@ -94,9 +97,7 @@ import Testing
         let packed = try Self.run(kind, readRowsOnly: true, batch: batch, labels: labels)
         let padded = try Self.run(kind, readRowsOnly: false, packs: false, batch: batch, labels: labels)
         #expect(packed.packedRows == 32 + 21 + 32)
-        expectClose([packed.loss], [padded.loss], "loss", relative: 1e-6)
-        expectClose(packed.gradients, padded.gradients, "gradients", relative: 1e-5)
-        expectClose(packed.fisher, padded.fisher, "per-sample Fisher", relative: 1e-5)
+        Self.expectSame(packed, padded)
     }
 
     /// More rows read than the packed encoder has (3 samples × 20 predicted slots against 32 + 13 + 6
@@ -108,9 +109,7 @@ import Testing
         let trimmed = try Self.run(kind, readRowsOnly: true, batch: batch, labels: labels)
         let padded = try Self.run(kind, readRowsOnly: false, packs: false, batch: batch, labels: labels)
         #expect(trimmed.lastLayerRead?.count == 60 && trimmed.packedRows == 51)
-        expectClose([trimmed.loss], [padded.loss], "loss", relative: 1e-6)
-        expectClose(trimmed.gradients, padded.gradients, "gradients", relative: 1e-5)
-        expectClose(trimmed.fisher, padded.fisher, "per-sample Fisher", relative: 1e-5)
+        Self.expectSame(trimmed, padded)
     }
 
     /// The classifier reads each sample's first row: trimmed and packed against the padded, full

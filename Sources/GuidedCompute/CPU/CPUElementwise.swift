@@ -62,16 +62,10 @@ extension CPUBackend {
                                   headDim: Int) throws {
         precondition(x.count == samples.total * heads * headDim && y.count == samples.count * heads * tokens * headDim
                      && samples.longest <= tokens, "packedRowsToHeads: shape mismatch")
-        let px = floats(x), py = floats(y), width = heads * headDim
-        parallelChunks(samples.count * heads, work: y.count) { range in
-            for nh in range {
-                let n = nh / heads, h = nh % heads, own = samples[n]
-                let head = py + nh * tokens * headDim
-                for t in 0..<own.count {
-                    (head + t * headDim).update(from: px + (own.lowerBound + t) * width + h * headDim, count: headDim)
-                }
-                (head + own.count * headDim).update(repeating: 0, count: (tokens - own.count) * headDim)
-            }
+        let px = floats(x), py = floats(y)
+        forEachPackedHead(samples, tokens: tokens, heads: heads, headDim: headDim) { packed, head, count in
+            for t in 0..<count { (py + head(t)).update(from: px + packed(t), count: headDim) }
+            (py + head(count)).update(repeating: 0, count: (tokens - count) * headDim)
         }
     }
 
@@ -79,14 +73,23 @@ extension CPUBackend {
                                   headDim: Int) throws {
         precondition(y.count == samples.total * heads * headDim && x.count == samples.count * heads * tokens * headDim
                      && samples.longest <= tokens, "headsToPackedRows: shape mismatch")
-        let px = floats(x), py = floats(y), width = heads * headDim
-        parallelChunks(samples.count * heads, work: x.count) { range in
+        let px = floats(x), py = floats(y)
+        forEachPackedHead(samples, tokens: tokens, heads: heads, headDim: headDim) { packed, head, count in
+            for t in 0..<count { (py + packed(t)).update(from: px + head(t), count: headDim) }
+        }
+    }
+
+    /// Calls `body` once per (sample, head), split across the cores, with the offsets of position t
+    /// in the packed rows ([rows, heads · headDim]) and in the heads ([batch, heads, tokens, headDim]),
+    /// and the sample's row count.
+    @inline(__always)
+    private func forEachPackedHead(_ samples: SampleRows, tokens: Int, heads: Int, headDim: Int,
+                                   _ body: (_ packed: (Int) -> Int, _ head: (Int) -> Int, _ count: Int) -> Void) {
+        let width = heads * headDim
+        parallelChunks(samples.count * heads, work: samples.count * heads * tokens * headDim) { range in
             for nh in range {
-                let n = nh / heads, h = nh % heads, own = samples[n]
-                let head = px + nh * tokens * headDim
-                for t in 0..<own.count {
-                    (py + (own.lowerBound + t) * width + h * headDim).update(from: head + t * headDim, count: headDim)
-                }
+                let own = samples[nh / heads], h = nh % heads
+                body({ (own.lowerBound + $0) * width + h * headDim }, { (nh * tokens + $0) * headDim }, own.count)
             }
         }
     }
