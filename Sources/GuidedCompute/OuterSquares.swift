@@ -26,7 +26,7 @@ extension Backend {
 
     /// `accumulateOuterSquares` from the protocol's primitives: as many samples' [rows, columns]
     /// gradients as `scratch` holds, by one strided-batched GEMM, the lookup rows scattered in, then
-    /// squared and added, samples in order. Uneven samples (BERT's packed encoder rows) are copied
+    /// squared and added, samples in order. Uneven samples (the models' packed rows) are copied
     /// zero-padded to the chunk's longest first (`packedRowsToHeads` with one head): zero rows add
     /// nothing, and one launch beats a small GEMM a sample. Only gradients of `largeGradient`
     /// elements or more (the LM heads' vocabulary × hidden) go one GEMM a sample over their own

@@ -85,7 +85,7 @@ public final class FisherEstimator {
         self.settings = settings
         self.samples = samples
         order = Self.processingOrder(samples)
-        // Where padding costs no arithmetic but attention's (BERT's packed encoder), batches stay full.
+        // Where padding costs no arithmetic but attention's (packed rows), batches stay full.
         let overhead = model.computesPadding ? model.backend.batchOverheadTokens : Self.fullBatches
         batchEnds = Self.batchEnds(lengths: order.map { samples[$0].inputIds.count }, batchSize: settings.batchSize,
                                    overheadTokens: overhead)

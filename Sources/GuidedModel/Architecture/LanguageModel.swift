@@ -37,9 +37,9 @@ public protocol LanguageModel: AnyObject {
     var maxPositions: Int { get }
     /// The id batches are padded with (masked out by the attention mask and labels).
     var paddingId: Int32 { get }
-    /// Whether a batch's padding costs arithmetic: GPT-2 computes every padded position; BERT's
-    /// encoder, where it packs rows (`PackedTokens`), pays for it only in the attention, and the
-    /// Fisher then keeps its batches full. Default: true.
+    /// Whether a batch's padding costs arithmetic. BERT's encoder and GPT-2's decoder pack their
+    /// rows (`PackedTokens`) and pay for padding only in the attention, and the Fisher then keeps
+    /// its batches full. Default: true.
     var computesPadding: Bool { get }
     /// The embedding table tied to the LM head, whose per-sample gradient has two parts (`FisherAccumulator`).
     var tiedTable: String? { get }

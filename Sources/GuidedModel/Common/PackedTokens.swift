@@ -9,6 +9,10 @@ import GuidedCompute
 /// `packedRowsToHeads` and back; every other op (the linear layers, GELU, LayerNorm, the per-sample
 /// squares) runs on the packed rows. With dynamic padding of length-sorted samples about 6% of a
 /// Fisher batch's rows were padding (MiniLM's corpus samples), more for unsorted fine-tuning batches.
+///
+/// Noise (dropout) is drawn per element of the packed tensors, so a sample's masks depend on the
+/// lengths of the samples packed before it, as with padding they depended on the batch's longest:
+/// each element's noise is independent either way, and both backends draw the same.
 struct PackedTokens {
     /// Sample n owns packed rows `samples[n]`, its positions 0..<samples[n].count.
     let samples: SampleRows
@@ -42,6 +46,7 @@ struct PackedTokens {
 
     /// The packed row of padded row `row` (n · tokens + position), which must be kept.
     func packedRow(_ row: Int32) -> Int32 {
+        precondition(row >= 0 && Int(row) < samples.count * tokens, "padded row \(row) outside the batch")
         let n = Int(row) / tokens, position = Int(row) % tokens
         precondition(position < samples[n].count, "padded row \(row) was not kept")
         return Int32(samples[n].lowerBound + position)
