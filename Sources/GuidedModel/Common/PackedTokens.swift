@@ -1,7 +1,7 @@
 import GuidedCompute
 
 /// A batch's token rows packed without their trailing padding: sample n's positions 0..<length(n)
-/// are the encoder's rows `samples[n]`, one sample after another.
+/// are the model's rows `samples[n]`, one sample after another (BERT's encoder, GPT-2's decoder).
 ///
 /// A padded position changes nothing the loss sees: it is a key the mask hides (its attention
 /// probability is exactly 0) and a query whose output nobody reads, so its gradient is exactly 0.
