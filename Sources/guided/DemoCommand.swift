@@ -107,7 +107,10 @@ struct Demo: ParsableCommand {
         let task = language.sentimentTask(examples: 1000, seed: seed &+ 2000)
         let data = GlueData(task: .sst2, train: Array(task.prefix(800)), validation: [GlueSplit(name: "validation", examples: Array(task.suffix(200)))])
         var recipe = FineTuneRecipe()
-        recipe.learningRate = 2e-3
+        // 5e-4 rather than 2e-3: at 2e-3 about a third of the runs collapsed to one class (10 of 27
+        // over three seeds, every regularizer alike), which left the table showing collapses rather
+        // than the regularizers; at 5e-4, 2 of 27.
+        recipe.learningRate = 5e-4
         recipe.epochs = 5
         recipe.batchSize = 16
         recipe.maxLength = 32
