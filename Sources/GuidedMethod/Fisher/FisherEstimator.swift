@@ -53,7 +53,7 @@ public struct FisherProgress: Sendable {
 ///
 /// Samples are processed in a fixed order (`processingOrder`: within each window of 256 samples,
 /// longest first, so a batch pads little) in batches of at most `batchSize` (`batchEnds`: fewer where
-/// that saves padding the model computes), gradients squared per sample by `FisherAccumulator`. The order depends only
+/// that saves padding, for models that do not keep them full), gradients squared per sample by `FisherAccumulator`. The order depends only
 /// on the samples, not on the batch size, and changes the sum only by float rounding. Every
 /// `checkpointEvery` samples and on interruption the running sums are written to `checkpoint`
 /// atomically; `resume` continues from there and gives the same file an uninterrupted run writes.
@@ -66,8 +66,8 @@ public final class FisherEstimator {
     private let order: [Int]
     /// Where each batch ends in `order` (`batchEnds(lengths:batchSize:overheadTokens:)`).
     private let batchEnds: [Int]
-    /// The batching rule, recorded in checkpoints: the batches depend on whether the model computes
-    /// padding and on the backend's cost per batch too, and a resumed run gives the uninterrupted
+    /// The batching rule, recorded in checkpoints: the batches depend on whether the model keeps
+    /// them full and on the backend's cost per batch too, and a resumed run gives the uninterrupted
     /// run's bytes only with the same batches.
     private let batching: String
     public var checkpointEvery: Int = 1000
@@ -85,13 +85,12 @@ public final class FisherEstimator {
         self.settings = settings
         self.samples = samples
         order = Self.processingOrder(samples)
-        // Where padding costs no arithmetic but attention's (packed rows), batches stay full.
-        let overhead = model.computesPadding ? model.backend.batchOverheadTokens : Self.fullBatches
+        let overhead = model.fillsFisherBatches ? Self.fullBatches : model.backend.batchOverheadTokens
         batchEnds = Self.batchEnds(lengths: order.map { samples[$0].inputIds.count }, batchSize: settings.batchSize,
                                    overheadTokens: overhead)
-        batching = model.computesPadding
-            ? "at most \(settings.batchSize), cut where padding costs over \(overhead) tokens"
-            : "at most \(settings.batchSize), never cut (padding costs no arithmetic)"
+        batching = model.fillsFisherBatches
+            ? "at most \(settings.batchSize), never cut (padding costs no arithmetic)"
+            : "at most \(settings.batchSize), cut where padding costs over \(overhead) tokens"
         self.checkpoint = checkpoint
         accumulator = try FisherAccumulator(backend: model.backend, layout: model.layout, tiedTable: model.tiedTable)
     }

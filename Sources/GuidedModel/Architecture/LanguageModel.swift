@@ -37,10 +37,12 @@ public protocol LanguageModel: AnyObject {
     var maxPositions: Int { get }
     /// The id batches are padded with (masked out by the attention mask and labels).
     var paddingId: Int32 { get }
-    /// Whether a batch's padding costs arithmetic. BERT's encoder and GPT-2's decoder pack their
-    /// rows (`PackedTokens`) and pay for padding only in the attention, and the Fisher then keeps
-    /// its batches full. Default: true.
-    var computesPadding: Bool { get }
+    /// Whether the Fisher keeps its batches full rather than cutting them where that saves
+    /// padding. BERT's on packed rows: padding costs it only attention. Not GPT-2's, though it packs
+    /// its rows too: it predicts every token, so a batch's vocabulary-wide logits grow with the
+    /// batch, and the cut batches measured faster (GPT-2 small: 2.41 against 2.19 samples/s).
+    /// Default: false.
+    var fillsFisherBatches: Bool { get }
     /// The embedding table tied to the LM head, whose per-sample gradient has two parts (`FisherAccumulator`).
     var tiedTable: String? { get }
     /// The classifier's output count and whether it regresses, when the model has one.
@@ -61,7 +63,7 @@ public protocol LanguageModel: AnyObject {
 }
 
 extension LanguageModel {
-    public var computesPadding: Bool { true }
+    public var fillsFisherBatches: Bool { false }
     public var layout: ParameterLayout { architecture.layout }
     public var family: ModelFamily { architecture.family }
 

@@ -56,7 +56,7 @@ extension ClassificationPass: ClassifierPass {}
 extension BertModel: LanguageModel {
     public var maxPositions: Int { config.maxPositionEmbeddings }
     public var paddingId: Int32 { Int32(config.padTokenId) }
-    public var computesPadding: Bool { !encoderPacksRows }
+    public var fillsFisherBatches: Bool { encoderPacksRows }
     public var tiedTable: String? { architecture.head == .maskedLM ? "embeddings.word_embeddings.weight" : nil }
     public var classifier: (labels: Int, regression: Bool)? {
         guard case let .sequenceClassification(labels, regression) = architecture.head else { return nil }

@@ -60,7 +60,6 @@ extension GPT2Model: LanguageModel {
     public var paddingId: Int32 {
         Int32(config.padTokenId ?? (config.eosTokenId < config.vocabSize ? config.eosTokenId : 0))
     }
-    public var computesPadding: Bool { !decoderPacksRows }
     public var tiedTable: String? { architecture.head == .languageModel ? GPT2Architecture.tiedTable : nil }
     public var classifier: (labels: Int, regression: Bool)? {
         guard case let .sequenceClassification(labels, regression) = architecture.head else { return nil }
