@@ -223,16 +223,4 @@ import Foundation
 extension Backend {
     public func allocateUninitialized(_ count: Int) throws -> Tensor { try allocate(count) }
     public var batchOverheadTokens: Int { 32 }
-
-    /// `sumOverTokens` over a uniform batch: [batch, tokens, width] → [batch, width].
-    public func sumOverTokens(_ x: Tensor, into out: Tensor, batch: Int, tokens: Int, width: Int) throws {
-        try sumOverTokens(x, into: out, samples: .uniform(batch: batch, tokens: tokens), width: width)
-    }
-
-    /// `layerNormGammaPerSample` over a uniform batch.
-    public func layerNormGammaPerSample(_ dy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, into out: Tensor,
-                                        batch: Int, tokens: Int, width: Int) throws {
-        try layerNormGammaPerSample(dy, x: x, mean: mean, rstd: rstd, into: out,
-                                    samples: .uniform(batch: batch, tokens: tokens), width: width)
-    }
 }

@@ -49,14 +49,7 @@ extension Backend {
                                                      fisherBias: fisherBias, scratch: scratch) }
     }
 
-    /// A bias over [batch, tokens, width]: `fisherBias += Σₙ (Σₜ dYₙₜ)²`; `scratch`: batch × width.
-    public func accumulateBiasFisher(dY: Tensor, batch: Int, tokens: Int, width: Int, fisherBias: Tensor,
-                                     scratch: Tensor) throws {
-        try accumulateBiasFisher(dY: dY, samples: .uniform(batch: batch, tokens: tokens), width: width,
-                                 fisherBias: fisherBias, scratch: scratch)
-    }
-
-    /// `accumulateBiasFisher` where sample n owns rows `samples[n]` of dY; `scratch`: samples × width.
+    /// A bias: `fisherBias += Σₙ (Σ_{r ∈ samples[n]} dY_r)²`; `scratch`: samples × width.
     public func accumulateBiasFisher(dY: Tensor, samples: SampleRows, width: Int, fisherBias: Tensor,
                                      scratch: Tensor) throws {
         precondition(dY.count >= samples.total * width, "accumulateBiasFisher: dY holds \(dY.count) < \(samples.total) rows")

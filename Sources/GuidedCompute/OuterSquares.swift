@@ -43,26 +43,33 @@ extension Backend {
         precondition(a.count >= samples.total * rows && b.count >= samples.total * columns && fisher.count == perSample,
                      "outer squares: shape mismatch")
         let chunk = max(1, min(batch, scratch.count / perSample))
+        let uniformTokens = samples.uniformTokens.flatMap { $0 > 0 ? $0 : nil }
+        // Uneven samples below `largeGradient` go through zero-padded copies, allocated once for
+        // the largest chunk and the longest sample.
+        let longest = samples.longest
+        let padsUneven = uniformTokens == nil && perSample < Self.largeGradient && longest > 0
+        let paddedA = padsUneven ? try allocateUninitialized(chunk * longest * rows) : nil
+        let paddedB = padsUneven ? try allocateUninitialized(chunk * longest * columns) : nil
         var start = 0
         while start < batch {
             let n = min(chunk, batch - start)
-            let chunkRows = SampleRows(counts: (start..<(start + n)).map { samples[$0].count })
-            let first = samples[start].lowerBound, longest = chunkRows.longest
-            if let tokens = samples.uniformTokens, tokens > 0 {
+            if let tokens = uniformTokens {
                 try gemmStridedBatched(transposeA: true, transposeB: false, m: rows, n: columns, k: tokens, alpha: 1,
                                        a: a.slice(start * tokens * rows, n * tokens * rows), lda: rows, strideA: tokens * rows,
                                        b: b.slice(start * tokens * columns, n * tokens * columns), ldb: columns,
                                        strideB: tokens * columns, beta: 0, c: scratch, ldc: columns, strideC: perSample, batch: n)
-            } else if perSample < Self.largeGradient && longest > 0 {
-                let paddedA = try allocateUninitialized(n * longest * rows)
-                let paddedB = try allocateUninitialized(n * longest * columns)
-                try packedRowsToHeads(a.slice(first * rows, chunkRows.total * rows), into: paddedA, samples: chunkRows,
-                                      tokens: longest, heads: 1, headDim: rows)
-                try packedRowsToHeads(b.slice(first * columns, chunkRows.total * columns), into: paddedB,
-                                      samples: chunkRows, tokens: longest, heads: 1, headDim: columns)
-                try gemmStridedBatched(transposeA: true, transposeB: false, m: rows, n: columns, k: longest, alpha: 1,
-                                       a: paddedA, lda: rows, strideA: longest * rows, b: paddedB, ldb: columns,
-                                       strideB: longest * columns, beta: 0, c: scratch, ldc: columns, strideC: perSample,
+            } else if let paddedA, let paddedB,
+                      case let chunkRows = SampleRows(counts: (start..<(start + n)).map { samples[$0].count }),
+                      chunkRows.longest > 0 {
+                let first = samples[start].lowerBound, k = chunkRows.longest
+                let chunkA = paddedA.slice(0, n * k * rows), chunkB = paddedB.slice(0, n * k * columns)
+                try packedRowsToHeads(a.slice(first * rows, chunkRows.total * rows), into: chunkA, samples: chunkRows,
+                                      tokens: k, heads: 1, headDim: rows)
+                try packedRowsToHeads(b.slice(first * columns, chunkRows.total * columns), into: chunkB,
+                                      samples: chunkRows, tokens: k, heads: 1, headDim: columns)
+                try gemmStridedBatched(transposeA: true, transposeB: false, m: rows, n: columns, k: k, alpha: 1,
+                                       a: chunkA, lda: rows, strideA: k * rows, b: chunkB, ldb: columns,
+                                       strideB: k * columns, beta: 0, c: scratch, ldc: columns, strideC: perSample,
                                        batch: n)
             } else {
                 for s in 0..<n {

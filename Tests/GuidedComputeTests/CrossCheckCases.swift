@@ -432,7 +432,7 @@ extension OpCase {
             OpCase("sumOverTokens batch=\(batch) tokens=\(tokens) width=\(width)", tolerance: Tolerance.accumulation) { b, rng in
                 let x = try b.tensor(rng.uniform(batch * tokens * width), offset: 2)
                 let out = try b.tensor(rng.uniform(batch * width), offset: 1)
-                try b.sumOverTokens(x, into: out, batch: batch, tokens: tokens, width: width)
+                try b.sumOverTokens(x, into: out, samples: .uniform(batch: batch, tokens: tokens), width: width)
                 return ["whole": try b.download(whole(out))]
             },
             OpCase("layerNormGammaPerSample batch=\(batch) tokens=\(tokens) width=\(width)", tolerance: Tolerance.accumulation) { b, rng in
@@ -442,7 +442,7 @@ extension OpCase {
                 let mean = try b.tensor(rng.uniform(rows)), rstd = try b.tensor(rng.uniform(rows, in: 0.5...2))
                 let out = try b.tensor(rng.uniform(batch * width), offset: 1)
                 try b.layerNormGammaPerSample(dy, x: x, mean: mean, rstd: rstd, into: out,
-                                              batch: batch, tokens: tokens, width: width)
+                                              samples: .uniform(batch: batch, tokens: tokens), width: width)
                 return ["whole": try b.download(whole(out))]
             },
         ]

@@ -99,8 +99,7 @@ extension BertModel {
         let sum = try ops.uninitialized(rows * h), scratch = try ops.uninitialized(rows * h)
         try backend.embeddingGather(ops.weight("embeddings.word_embeddings.weight"), ids: ops.upload(packed.pack(batch.inputIds)),
                                     into: sum, tokens: rows, width: h)
-        let positions = packed.paddedRows.map { $0 % Int32(batch.tokens) }
-        try backend.embeddingGather(ops.weight("embeddings.position_embeddings.weight"), ids: ops.upload(positions),
+        try backend.embeddingGather(ops.weight("embeddings.position_embeddings.weight"), ids: ops.upload(packed.positions),
                                     into: scratch, tokens: rows, width: h)
         try backend.add(sum, scratch, into: sum)
         try backend.embeddingGather(ops.weight("embeddings.token_type_embeddings.weight"),
@@ -210,13 +209,11 @@ extension BertModel {
                                   samples: pass.packed.samples, width: h, sink: sink)
         // The lookups' sinks see the padded batch; padding rows have no gradient.
         let b = pass.batch
-        let dPadded = try ops.allocate(b.rows * h)
-        try backend.scatterAddRows(dSum, index: ops.upload(pass.packed.paddedRows), into: dPadded, rows: rows, width: h,
-                                   skip: -1)
+        let dPadded = try ops.padded(dSum, pass.packed, width: h)
         try sink.embedding(table: layout.slot("embeddings.word_embeddings.weight"), ids: b.inputIds, dOut: dPadded,
                            batch: b.batch, tokens: b.tokens, excludedRow: Int32(config.padTokenId))
         try sink.embedding(table: layout.slot("embeddings.position_embeddings.weight"),
-                           ids: (0..<b.rows).map { Int32($0 % b.tokens) }, dOut: dPadded,
+                           ids: b.positions, dOut: dPadded,
                            batch: b.batch, tokens: b.tokens, excludedRow: nil)
         try sink.embedding(table: layout.slot("embeddings.token_type_embeddings.weight"), ids: b.tokenTypeIds,
                            dOut: dPadded, batch: b.batch, tokens: b.tokens, excludedRow: nil)

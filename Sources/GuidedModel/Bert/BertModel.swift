@@ -20,6 +20,8 @@ public struct TokenBatch: Sendable, Equatable {
     }
 
     public var rows: Int { batch * tokens }
+    /// [batch · tokens]: each row's position in its sample, 0..<tokens.
+    public var positions: [Int32] { (0..<rows).map { Int32($0 % tokens) } }
 }
 
 /// Which regulariser acts at each dropout site during one training step; nil (no regularization)

@@ -118,6 +118,14 @@ struct ModelOps {
     /// An allocation that the next op overwrites entirely (no zero fill where the backend can skip it).
     func uninitialized(_ count: Int) throws -> Tensor { try backend.allocateUninitialized(count) }
 
+    /// `x` [packed rows, width] laid out as the padded batch [batch · tokens, width], zero at
+    /// padding: what the embedding lookups' sinks, written for the padded batch, read.
+    func padded(_ x: Tensor, _ packed: PackedTokens, width: Int) throws -> Tensor {
+        let out = try allocate(packed.samples.count * packed.tokens * width)
+        try backend.scatterAddRows(x, index: upload(packed.paddedRows), into: out, rows: packed.rows, width: width, skip: -1)
+        return out
+    }
+
     func upload(_ values: [Int32]) throws -> Tensor {
         let t = try backend.allocate(values.count)
         try backend.upload(values, to: t)

@@ -52,6 +52,9 @@ struct PackedTokens {
         return Int32(samples[n].lowerBound + position)
     }
 
+    /// [packed rows]: each packed row's position in its sample.
+    var positions: [Int32] { paddedRows.map { $0 % Int32(tokens) } }
+
     /// `values` [batch · tokens] at the packed rows.
     func pack<T>(_ values: [T]) -> [T] { paddedRows.map { values[Int($0)] } }
 }

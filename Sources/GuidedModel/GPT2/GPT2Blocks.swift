@@ -64,7 +64,7 @@ extension GPT2Model {
         let sum = try ops.uninitialized(rows * h), positions = try ops.uninitialized(rows * h)
         try backend.embeddingGather(ops.weight("wte.weight"), ids: ops.upload(packed.pack(batch.inputIds)), into: sum,
                                     tokens: rows, width: h)
-        try backend.embeddingGather(ops.weight("wpe.weight"), ids: ops.upload(packed.pack(Self.positions(batch))),
+        try backend.embeddingGather(ops.weight("wpe.weight"), ids: ops.upload(packed.positions),
                                     into: positions, tokens: rows, width: h)
         try backend.add(sum, positions, into: sum)
         var x = try ops.regularize(sum, into: positions, site: a.site(.embeddings), regularization)
@@ -80,8 +80,6 @@ extension GPT2Model {
         return GPT2DecoderPass(batch: batch, packed: packed, regularization: regularization, attention: shape, mask: mask,
                                blocks: blocks, finalInput: x, finalNorm: norm, output: output)
     }
-
-    static func positions(_ batch: TokenBatch) -> [Int32] { (0..<batch.rows).map { Int32($0 % batch.tokens) } }
 
     private func blockForward(_ layer: Int, input x: Tensor, packed: SampleRows, shape s: AttentionShape, mask: Tensor,
                               _ reg: Regularization?) throws -> GPT2BlockActivations {
@@ -145,10 +143,8 @@ extension GPT2Model {
         }
         try ops.regularizeBackward(dy, site: a.site(.embeddings), pass.regularization)
         // The lookups' sinks see the padded batch; padding rows have no gradient.
-        let dPadded = try ops.allocate(b.rows * h)
-        try backend.scatterAddRows(dy, index: ops.upload(pass.packed.paddedRows), into: dPadded, rows: rows, width: h,
-                                   skip: -1)
-        try sink.embedding(table: layout.slot("wpe.weight"), ids: Self.positions(b), dOut: dPadded,
+        let dPadded = try ops.padded(dy, pass.packed, width: h)
+        try sink.embedding(table: layout.slot("wpe.weight"), ids: b.positions, dOut: dPadded,
                            batch: b.batch, tokens: b.tokens, excludedRow: nil)
         // GPT-2's wte has no padding_idx: every looked-up row gets its gradient.
         try sink.embedding(table: layout.slot("wte.weight"), ids: b.inputIds, dOut: dPadded,
